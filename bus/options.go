@@ -1,0 +1,163 @@
+package bus
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options are the socket settings of a Publisher or Subscriber. The
+// defaults are feedbus's, not libzmq's: libzmq's 100 kbit/s PGM rate and
+// kernel-default buffers cannot carry a market-data feed.
+type Options struct {
+	// Rate is the PGM send rate limit in kbit/s (ZMQ_RATE). It also sizes
+	// the PGM transmit window with RecoveryInterval.
+	Rate int
+	// RecoveryInterval is how long PGM keeps data for repair (ZMQ_RECOVERY_IVL).
+	RecoveryInterval time.Duration
+	// MulticastHops is the multicast TTL (ZMQ_MULTICAST_HOPS).
+	MulticastHops int
+	// SendBuffer and RecvBuffer are the kernel socket buffers in bytes
+	// (ZMQ_SNDBUF, ZMQ_RCVBUF); the kernel clamps them to
+	// net.core.wmem_max and rmem_max.
+	SendBuffer, RecvBuffer int
+	// SendHWM and RecvHWM bound the frames queued in libzmq per socket.
+	// A PUB socket drops frames past its HWM.
+	SendHWM, RecvHWM int
+	// Logf receives warnings, such as buffers the kernel will clamp. Nil
+	// discards them.
+	Logf func(format string, args ...any)
+}
+
+// Defaults for Options.
+const (
+	DefaultRate             = 1_000_000 // kbit/s: 1 Gbit/s
+	DefaultRecoveryInterval = 2 * time.Second
+	DefaultMulticastHops    = 1
+	DefaultBuffer           = 8 << 20
+	DefaultSendHWM          = 10_000
+	DefaultRecvHWM          = 10_000
+)
+
+// DefaultOptions returns feedbus's default socket settings.
+func DefaultOptions() Options {
+	return Options{
+		Rate:             DefaultRate,
+		RecoveryInterval: DefaultRecoveryInterval,
+		MulticastHops:    DefaultMulticastHops,
+		SendBuffer:       DefaultBuffer,
+		RecvBuffer:       DefaultBuffer,
+		SendHWM:          DefaultSendHWM,
+		RecvHWM:          DefaultRecvHWM,
+	}
+}
+
+// Option changes one setting and validates it.
+type Option func(*Options) error
+
+// WithRate sets the PGM rate limit in kbit/s.
+func WithRate(kbps int) Option {
+	return func(o *Options) error {
+		if kbps <= 0 {
+			return fmt.Errorf("%w: rate %d kbit/s must be positive", ErrOption, kbps)
+		}
+		o.Rate = kbps
+		return nil
+	}
+}
+
+// WithRecoveryInterval sets how long PGM keeps sent data for repairs.
+func WithRecoveryInterval(d time.Duration) Option {
+	return func(o *Options) error {
+		if d < time.Millisecond || d > time.Hour {
+			return fmt.Errorf("%w: recovery interval %v must be between 1ms and 1h", ErrOption, d)
+		}
+		o.RecoveryInterval = d
+		return nil
+	}
+}
+
+// WithMulticastHops sets the multicast TTL.
+func WithMulticastHops(n int) Option {
+	return func(o *Options) error {
+		if n < 1 || n > 255 {
+			return fmt.Errorf("%w: multicast hops %d must be 1-255", ErrOption, n)
+		}
+		o.MulticastHops = n
+		return nil
+	}
+}
+
+// WithBuffers sets the kernel send and receive buffer sizes in bytes.
+func WithBuffers(send, recv int) Option {
+	return func(o *Options) error {
+		if send <= 0 || recv <= 0 {
+			return fmt.Errorf("%w: socket buffers %d/%d must be positive", ErrOption, send, recv)
+		}
+		o.SendBuffer, o.RecvBuffer = send, recv
+		return nil
+	}
+}
+
+// WithHWM sets the send and receive high-water marks in frames.
+func WithHWM(send, recv int) Option {
+	return func(o *Options) error {
+		if send <= 0 || recv <= 0 {
+			return fmt.Errorf("%w: high-water marks %d/%d must be positive (0 would mean unbounded)", ErrOption, send, recv)
+		}
+		o.SendHWM, o.RecvHWM = send, recv
+		return nil
+	}
+}
+
+// WithLogf sends warnings to logf.
+func WithLogf(logf func(format string, args ...any)) Option {
+	return func(o *Options) error {
+		o.Logf = logf
+		return nil
+	}
+}
+
+func buildOptions(opts []Option) (Options, error) {
+	o := DefaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return Options{}, err
+		}
+	}
+	return o, nil
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
+}
+
+// BufferWarnings says which requested buffers the kernel will clamp, and
+// the sysctl that would let them through.
+func BufferWarnings(send, recv int) []string {
+	var out []string
+	for _, c := range []struct {
+		name, sysctl string
+		want         int
+	}{{"send", "wmem_max", send}, {"receive", "rmem_max", recv}} {
+		limit, err := readSysctlInt("/proc/sys/net/core/" + c.sysctl)
+		if err != nil || c.want <= limit {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s buffer %d bytes is clamped to net.core.%s=%d; raise it with: sysctl -w net.core.%s=%d",
+			c.name, c.want, c.sysctl, limit, c.sysctl, c.want))
+	}
+	return out
+}
+
+func readSysctlInt(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}

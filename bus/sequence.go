@@ -1,0 +1,222 @@
+package bus
+
+import "time"
+
+// Tracker follows the sequence numbers of a feed, per publisher session,
+// and decides which copy of each message is the first. Every line of a
+// subscriber feeds the same Tracker: the first copy of a sequence number
+// wins, later copies are duplicates.
+//
+// A hole in the sequence is first pending: another line may still fill
+// it. Once it has waited GapWait it is declared a gap. A message that
+// fills a hole before then is counted as reordered, after then as late.
+//
+// A new session id is a publisher restart: its numbering starts afresh and
+// is not a gap. The first message seen of a session is where the
+// subscriber joined it, so joining mid-stream is not a gap either.
+//
+// A Tracker is not safe for concurrent use; it belongs to the receive loop.
+type Tracker struct {
+	wait     int64
+	sessions []session
+	cur      *session
+	pending  int // holes not yet declared, across sessions
+	stats    SeqStats
+}
+
+// SeqStats are a Tracker's counters, in messages.
+type SeqStats struct {
+	Sessions   uint64 // distinct publisher sessions seen
+	Delivered  uint64 // first copies, handed on
+	Duplicates uint64 // later copies, dropped
+	Reordered  uint64 // filled a hole before it was declared a gap
+	Late       uint64 // filled a hole after it was declared a gap
+	Gaps       uint64 // declared missing and never filled
+	GapEvents  uint64 // holes declared
+	Pending    uint64 // missing, not yet declared
+}
+
+const (
+	maxSessions = 8  // sessions remembered; older ones are forgotten
+	maxHoles    = 64 // holes remembered per session; older ones are given up
+)
+
+type session struct {
+	id       uint64
+	stream   uint32
+	next     uint64 // next sequence number expected
+	lastSeen int64
+	holes    []hole
+}
+
+type hole struct {
+	from, to uint64 // [from, to)
+	since    int64
+	declared bool
+}
+
+// NewTracker returns a Tracker that declares a hole a gap after gapWait.
+// A single line has nothing to wait for: use 0.
+func NewTracker(gapWait time.Duration) *Tracker {
+	return &Tracker{wait: int64(gapWait), sessions: make([]session, 0, maxSessions)}
+}
+
+// Begin starts a frame: it selects the frame's session, and for a
+// heartbeat notes that every message before h.FirstSeq should have come.
+func (t *Tracker) Begin(h *Header, now int64) {
+	c := t.cur
+	if c == nil || c.id != h.Session || c.stream != h.Stream {
+		c = t.session(h, now)
+		t.cur = c
+	}
+	c.lastSeen = now
+	if h.Heartbeat() && h.FirstSeq > c.next {
+		t.addHole(c, c.next, h.FirstSeq, now)
+		c.next = h.FirstSeq
+	}
+}
+
+// Admit reports whether seq, from the frame passed to Begin, is the first
+// copy of that message.
+func (t *Tracker) Admit(seq uint64, now int64) bool {
+	c := t.cur
+	if seq == c.next {
+		c.next++
+		t.stats.Delivered++
+		return true
+	}
+	if seq > c.next {
+		t.addHole(c, c.next, seq, now)
+		c.next = seq + 1
+		t.stats.Delivered++
+		return true
+	}
+	if t.fill(c, seq) {
+		t.stats.Delivered++
+		return true
+	}
+	t.stats.Duplicates++
+	return false
+}
+
+// Expire declares the holes that have waited long enough. Call it now and
+// then from the receive loop; it costs nothing while no hole is pending.
+func (t *Tracker) Expire(now int64) {
+	if t.pending == 0 {
+		return
+	}
+	for i := range t.sessions {
+		c := &t.sessions[i]
+		for j := range c.holes {
+			if h := &c.holes[j]; !h.declared && now-h.since >= t.wait {
+				t.declare(h)
+			}
+		}
+	}
+}
+
+// Stats returns the counters so far.
+func (t *Tracker) Stats() SeqStats {
+	s := t.stats
+	for i := range t.sessions {
+		for _, h := range t.sessions[i].holes {
+			if !h.declared {
+				s.Pending += h.to - h.from
+			}
+		}
+	}
+	return s
+}
+
+func (t *Tracker) session(h *Header, now int64) *session {
+	for i := range t.sessions {
+		if c := &t.sessions[i]; c.id == h.Session && c.stream == h.Stream {
+			return c
+		}
+	}
+	t.stats.Sessions++
+	if len(t.sessions) == cap(t.sessions) {
+		// Forget the session heard from least recently; its pending holes
+		// can no longer be filled.
+		old := 0
+		for i := range t.sessions {
+			if t.sessions[i].lastSeen < t.sessions[old].lastSeen {
+				old = i
+			}
+		}
+		for j := range t.sessions[old].holes {
+			if h := &t.sessions[old].holes[j]; !h.declared {
+				t.declare(h)
+			}
+		}
+		t.sessions[old] = t.sessions[len(t.sessions)-1]
+		t.sessions = t.sessions[:len(t.sessions)-1]
+	}
+	t.sessions = append(t.sessions, session{id: h.Session, stream: h.Stream, next: h.FirstSeq, lastSeen: now})
+	return &t.sessions[len(t.sessions)-1]
+}
+
+func (t *Tracker) addHole(c *session, from, to uint64, now int64) {
+	if len(c.holes) == maxHoles {
+		t.giveUpOldest(c)
+	}
+	c.holes = append(c.holes, hole{from: from, to: to, since: now})
+	t.pending++
+	if t.wait <= 0 {
+		t.declare(&c.holes[len(c.holes)-1])
+	}
+}
+
+func (t *Tracker) declare(h *hole) {
+	h.declared = true
+	t.pending--
+	t.stats.GapEvents++
+	t.stats.Gaps += h.to - h.from
+}
+
+// fill removes seq from the hole holding it, if any.
+func (t *Tracker) fill(c *session, seq uint64) bool {
+	for j := range c.holes {
+		h := &c.holes[j]
+		if seq < h.from || seq >= h.to {
+			continue
+		}
+		if h.declared {
+			t.stats.Late++
+			t.stats.Gaps--
+		} else {
+			t.stats.Reordered++
+		}
+		switch {
+		case h.to-h.from == 1:
+			if !h.declared {
+				t.pending--
+			}
+			c.holes = append(c.holes[:j], c.holes[j+1:]...)
+		case seq == h.from:
+			h.from++
+		case seq == h.to-1:
+			h.to--
+		default:
+			// Split in two; the hole count grows by one, bounded as usual.
+			right := hole{from: seq + 1, to: h.to, since: h.since, declared: h.declared}
+			h.to = seq
+			if !right.declared {
+				t.pending++
+			}
+			if len(c.holes) == maxHoles {
+				t.giveUpOldest(c)
+			}
+			c.holes = append(c.holes, right)
+		}
+		return true
+	}
+	return false
+}
+
+func (t *Tracker) giveUpOldest(c *session) {
+	if h := &c.holes[0]; !h.declared {
+		t.declare(h)
+	}
+	c.holes = append(c.holes[:0], c.holes[1:]...)
+}

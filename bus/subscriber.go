@@ -1,0 +1,119 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+)
+
+// Subscriber receives frames from one or more lines, each a SUB socket on
+// its own ZeroMQ I/O thread. It subscribes to every frame: a line's
+// sequence numbers cover the whole stream, so filtering by symbol happens
+// after sequencing, not in ZeroMQ.
+//
+// A Subscriber is owned by one goroutine, its receive loop: Recv and Close
+// must not be called concurrently.
+type Subscriber struct {
+	ctx      *zmq.Context
+	lines    []Endpoint
+	socks    []*zmq.Socket
+	poller   *zmq.Poller
+	next     int
+	opts     Options
+	warnings []string
+}
+
+// NewSubscriber joins every endpoint. See NewPublisher for the syntax.
+func NewSubscriber(endpoints []string, opts ...Option) (*Subscriber, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := parseLines(endpoints)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range lines {
+		if err := checkPrivilege(e); err != nil {
+			return nil, err
+		}
+	}
+	ctx, err := newContext(len(lines))
+	if err != nil {
+		return nil, err
+	}
+	s := &Subscriber{ctx: ctx, lines: lines, opts: o, poller: zmq.NewPoller()}
+	s.warnings = BufferWarnings(0, o.RecvBuffer)
+	for _, w := range s.warnings {
+		o.logf("%s", w)
+	}
+	for i, e := range lines {
+		sock, err := openSocket(ctx, zmq.SUB, e, i, &o)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.socks = append(s.socks, sock)
+		s.poller.Add(sock, zmq.POLLIN)
+	}
+	return s, nil
+}
+
+// Lines returns the resolved endpoint of each line, in line order.
+func (s *Subscriber) Lines() []Endpoint { return s.lines }
+
+// Warnings returns what the subscriber found limiting at start.
+func (s *Subscriber) Warnings() []string { return s.warnings }
+
+// Recv returns the next frame from any line, waiting at most timeout. It
+// returns a nil frame when the timeout passes first. Lines are served in
+// turn so that a busy line cannot starve another. The frame is the
+// caller's to keep.
+func (s *Subscriber) Recv(timeout time.Duration) (frame []byte, line int, err error) {
+	if s.socks == nil {
+		return nil, -1, ErrClosed
+	}
+	if frame, line, err = s.tryRecv(); frame != nil || err != nil {
+		return frame, line, err
+	}
+	// Nothing queued: wait. Polling only when idle keeps the busy path to
+	// one receive call per frame.
+	if _, err := s.poller.Poll(timeout); err != nil {
+		return nil, -1, fmt.Errorf("bus: poll: %w", err)
+	}
+	return s.tryRecv()
+}
+
+func (s *Subscriber) tryRecv() ([]byte, int, error) {
+	n := len(s.socks)
+	for k := 0; k < n; k++ {
+		i := (s.next + k) % n
+		b, err := s.socks[i].RecvBytes(zmq.DONTWAIT)
+		if err != nil {
+			if isAgain(err) {
+				continue
+			}
+			return nil, -1, fmt.Errorf("line %s: receive: %w", LineName(i), err)
+		}
+		s.next = (i + 1) % n
+		return b, i, nil
+	}
+	return nil, -1, nil
+}
+
+// Close leaves every line and closes the context. It is idempotent.
+func (s *Subscriber) Close() error {
+	if s.ctx == nil {
+		return nil
+	}
+	var errs error
+	for _, sock := range s.socks {
+		errs = errors.Join(errs, sock.Close())
+	}
+	s.socks = nil
+	errs = errors.Join(errs, s.ctx.Term())
+	s.ctx = nil
+	return errs
+}

@@ -1,0 +1,365 @@
+package bus
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Wire format, version 1. Every integer is little-endian. docs/wire.md
+// describes it byte by byte; keep the two in step.
+//
+// A frame is one ZeroMQ message: a fixed header followed by Count market
+// messages whose sequence numbers run from FirstSeq to FirstSeq+Count-1.
+const (
+	// Magic opens every frame: "FBUS".
+	Magic = "FBUS"
+	// Version is the wire version this package writes and reads.
+	Version = 1
+	// HeaderLen is the length of a version 1 header. The header carries its
+	// own length so a later version can append fields that older readers skip.
+	HeaderLen = 40
+	// MaxFrameLen bounds a frame. Frames are normally sized to fit a few
+	// PGM TPDUs; anything near this limit is hostile or broken.
+	MaxFrameLen = 1 << 20
+	// MaxSymbolLen bounds a symbol's length in bytes.
+	MaxSymbolLen = 32
+	// MaxMessageLen bounds one encoded message, padding included.
+	MaxMessageLen = 1<<16 - 1
+
+	msgFixedLen = 4 // length (2), kind (1), symbol length (1)
+	quoteLen    = 24
+	tradeLen    = 16
+)
+
+// Frame flags.
+const (
+	// FlagHeartbeat marks a frame with no messages that a publisher sends when
+	// it has been idle; its FirstSeq is the sequence number of the next
+	// message, so a subscriber can tell a quiet feed from a dead one and see
+	// a gap without waiting for data.
+	FlagHeartbeat uint8 = 1 << 0
+	// flagCodecMask selects the body codec (bits 1-3). Version 1 defines 0
+	// (none); the others are reserved for compression.
+	flagCodecMask uint8 = 0x7 << 1
+	// flagsKnown are the bits a version 1 reader understands; any other
+	// bit set is rejected so a frame is never half understood.
+	flagsKnown = FlagHeartbeat | flagCodecMask
+)
+
+// Kind is the type of a market message.
+type Kind uint8
+
+// Message kinds.
+const (
+	KindQuote Kind = 1
+	KindTrade Kind = 2
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindQuote:
+		return "quote"
+	case KindTrade:
+		return "trade"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Side is the aggressor side of a trade.
+type Side uint8
+
+// Trade sides.
+const (
+	SideUnknown Side = 0
+	SideBuy     Side = 1
+	SideSell    Side = 2
+)
+
+// Header is a frame's fixed header.
+type Header struct {
+	Version  uint8
+	Flags    uint8
+	Session  uint64 // random, new on every publisher start
+	Stream   uint32
+	Count    uint32 // messages in the frame; 0 for a heartbeat
+	FirstSeq uint64 // sequence number of the first message (of the next one for a heartbeat)
+	SendTime int64  // publisher's wall clock at send, ns since the Unix epoch
+}
+
+// Heartbeat reports whether the frame is a heartbeat.
+func (h *Header) Heartbeat() bool { return h.Flags&FlagHeartbeat != 0 }
+
+// Message is one market message. Prices are fixed point, in units of 1e-8.
+// When decoded, Symbol aliases the frame's buffer: copy it to keep it.
+type Message struct {
+	Kind   Kind
+	Symbol []byte
+
+	// Quote fields.
+	BidPrice, AskPrice int64
+	BidSize, AskSize   uint32
+
+	// Trade fields.
+	Price int64
+	Size  uint32
+	Side  Side
+
+	// Len is the encoded length, padding included. When encoding, a Len
+	// larger than the natural length pads the message to Len bytes (to
+	// simulate larger payloads); a smaller one is ignored.
+	Len int
+}
+
+// PriceScale is the number of price units in 1.0.
+const PriceScale = 100_000_000
+
+// naturalLen is the encoded length of m without padding.
+func (m *Message) naturalLen() int {
+	n := msgFixedLen + len(m.Symbol)
+	if m.Kind == KindTrade {
+		return n + tradeLen
+	}
+	return n + quoteLen
+}
+
+// EncodedLen is the number of bytes AppendMessage writes for m.
+func (m *Message) EncodedLen() int {
+	n := m.naturalLen()
+	if m.Len > n {
+		n = m.Len
+	}
+	return n
+}
+
+// AppendHeader appends h's encoding to dst. Version and header length are
+// always written as this package's.
+func AppendHeader(dst []byte, h *Header) []byte {
+	dst = append(dst, Magic...)
+	dst = append(dst, Version, h.Flags)
+	dst = binary.LittleEndian.AppendUint16(dst, HeaderLen)
+	dst = binary.LittleEndian.AppendUint64(dst, h.Session)
+	dst = binary.LittleEndian.AppendUint32(dst, h.Stream)
+	dst = binary.LittleEndian.AppendUint32(dst, h.Count)
+	dst = binary.LittleEndian.AppendUint64(dst, h.FirstSeq)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(h.SendTime))
+	return dst
+}
+
+// AppendMessage appends m's encoding to dst. It returns an error, and dst
+// unchanged, for a message that could not be decoded again: an unknown
+// kind, an empty or too long symbol, or a length over MaxMessageLen.
+func AppendMessage(dst []byte, m *Message) ([]byte, error) {
+	if m.Kind != KindQuote && m.Kind != KindTrade {
+		return dst, fmt.Errorf("%w: %v", ErrKind, m.Kind)
+	}
+	if len(m.Symbol) == 0 || len(m.Symbol) > MaxSymbolLen {
+		return dst, fmt.Errorf("%w: %d bytes", ErrSymbol, len(m.Symbol))
+	}
+	n := m.EncodedLen()
+	if n > MaxMessageLen {
+		return dst, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, n)
+	}
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(n))
+	dst = append(dst, byte(m.Kind), byte(len(m.Symbol)))
+	dst = append(dst, m.Symbol...)
+	if m.Kind == KindQuote {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(m.BidPrice))
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(m.AskPrice))
+		dst = binary.LittleEndian.AppendUint32(dst, m.BidSize)
+		dst = binary.LittleEndian.AppendUint32(dst, m.AskSize)
+	} else {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(m.Price))
+		dst = binary.LittleEndian.AppendUint32(dst, m.Size)
+		dst = append(dst, byte(m.Side), 0, 0, 0)
+	}
+	for len(dst)-start < n {
+		dst = append(dst, 0)
+	}
+	return dst, nil
+}
+
+// Frame is a decoded frame. Decode fills it in place and Next walks its
+// messages, so a receive loop can reuse one Frame and one Message for
+// every frame without allocating.
+type Frame struct {
+	Header
+	body []byte
+	off  int
+	next uint64
+}
+
+// Decode parses and validates b into f. Every message is checked before
+// Decode returns, so Next cannot fail afterwards. f keeps references into
+// b: b must not change while f is in use. The error, if any, wraps one of
+// the package's sentinel errors and names what was wrong.
+func Decode(b []byte, f *Frame) error {
+	*f = Frame{}
+	if len(b) < HeaderLen {
+		return fmt.Errorf("%w: %d bytes, header needs %d", ErrTruncated, len(b), HeaderLen)
+	}
+	if len(b) > MaxFrameLen {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxFrameLen)
+	}
+	if string(b[:4]) != Magic {
+		return fmt.Errorf("%w: % x", ErrMagic, b[:4])
+	}
+	if b[4] != Version {
+		return fmt.Errorf("%w: %d, want %d", ErrVersion, b[4], Version)
+	}
+	flags := b[5]
+	if flags&^flagsKnown != 0 {
+		return fmt.Errorf("%w: unknown flag bits %#02x", ErrFlags, flags&^flagsKnown)
+	}
+	if flags&flagCodecMask != 0 {
+		return fmt.Errorf("%w: codec %d", ErrCodec, (flags&flagCodecMask)>>1)
+	}
+	hlen := int(binary.LittleEndian.Uint16(b[6:]))
+	if hlen < HeaderLen || hlen > len(b) {
+		return fmt.Errorf("%w: header length %d in a frame of %d bytes", ErrHeader, hlen, len(b))
+	}
+	h := Header{
+		Version:  b[4],
+		Flags:    flags,
+		Session:  binary.LittleEndian.Uint64(b[8:]),
+		Stream:   binary.LittleEndian.Uint32(b[16:]),
+		Count:    binary.LittleEndian.Uint32(b[20:]),
+		FirstSeq: binary.LittleEndian.Uint64(b[24:]),
+		SendTime: int64(binary.LittleEndian.Uint64(b[32:])),
+	}
+	if h.FirstSeq == 0 {
+		return fmt.Errorf("%w: first sequence number 0", ErrHeader)
+	}
+	if h.FirstSeq+uint64(h.Count) < h.FirstSeq {
+		return fmt.Errorf("%w: sequence %d+%d overflows", ErrHeader, h.FirstSeq, h.Count)
+	}
+	body := b[hlen:]
+	if h.Heartbeat() {
+		if h.Count != 0 || len(body) != 0 {
+			return fmt.Errorf("%w: heartbeat with %d messages and %d body bytes", ErrHeader, h.Count, len(body))
+		}
+	}
+	// A message takes at least msgFixedLen+1+tradeLen bytes, so a count the
+	// body cannot hold is caught before walking it.
+	if uint64(h.Count)*(msgFixedLen+1+tradeLen) > uint64(len(body)) {
+		return fmt.Errorf("%w: %d messages cannot fit in %d body bytes", ErrTruncated, h.Count, len(body))
+	}
+	off := 0
+	for i := uint32(0); i < h.Count; i++ {
+		n, err := checkMessage(body[off:])
+		if err != nil {
+			return fmt.Errorf("message %d at offset %d: %w", i, hlen+off, err)
+		}
+		off += n
+	}
+	if off != len(body) {
+		return fmt.Errorf("%w: %d bytes after %d messages", ErrTrailing, len(body)-off, h.Count)
+	}
+	f.Header = h
+	f.body = body
+	f.next = h.FirstSeq
+	return nil
+}
+
+// checkMessage validates the message at the start of b and returns its length.
+func checkMessage(b []byte) (int, error) {
+	if len(b) < msgFixedLen {
+		return 0, fmt.Errorf("%w: %d bytes left, message header needs %d", ErrTruncated, len(b), msgFixedLen)
+	}
+	n := int(binary.LittleEndian.Uint16(b))
+	kind := Kind(b[2])
+	symLen := int(b[3])
+	if symLen == 0 || symLen > MaxSymbolLen {
+		return 0, fmt.Errorf("%w: symbol length %d", ErrSymbol, symLen)
+	}
+	var need int
+	switch kind {
+	case KindQuote:
+		need = msgFixedLen + symLen + quoteLen
+	case KindTrade:
+		need = msgFixedLen + symLen + tradeLen
+	default:
+		return 0, fmt.Errorf("%w: %d", ErrKind, uint8(kind))
+	}
+	if n < need {
+		return 0, fmt.Errorf("%w: %v length %d, needs at least %d", ErrTruncated, kind, n, need)
+	}
+	if n > len(b) {
+		return 0, fmt.Errorf("%w: %v length %d, %d bytes left", ErrTruncated, kind, n, len(b))
+	}
+	return n, nil
+}
+
+// Next decodes the next message into m and returns its sequence number. It
+// returns false when the frame has no more messages.
+func (f *Frame) Next(m *Message) (seq uint64, ok bool) {
+	if f.off >= len(f.body) {
+		return 0, false
+	}
+	b := f.body[f.off:]
+	n := int(binary.LittleEndian.Uint16(b))
+	m.Kind = Kind(b[2])
+	symLen := int(b[3])
+	m.Symbol = b[4 : 4+symLen : 4+symLen]
+	p := b[4+symLen:]
+	if m.Kind == KindQuote {
+		m.BidPrice = int64(binary.LittleEndian.Uint64(p))
+		m.AskPrice = int64(binary.LittleEndian.Uint64(p[8:]))
+		m.BidSize = binary.LittleEndian.Uint32(p[16:])
+		m.AskSize = binary.LittleEndian.Uint32(p[20:])
+		m.Price, m.Size, m.Side = 0, 0, SideUnknown
+	} else {
+		m.Price = int64(binary.LittleEndian.Uint64(p))
+		m.Size = binary.LittleEndian.Uint32(p[8:])
+		m.Side = Side(p[12])
+		m.BidPrice, m.AskPrice, m.BidSize, m.AskSize = 0, 0, 0, 0
+	}
+	m.Len = n
+	f.off += n
+	seq = f.next
+	f.next++
+	return seq, true
+}
+
+// FrameWriter builds frames in a buffer it reuses, so a publisher allocates
+// nothing per frame once the buffer has grown to the frame budget.
+// A FrameWriter is not safe for concurrent use.
+type FrameWriter struct {
+	buf   []byte
+	count uint32
+}
+
+// Begin starts a new frame with h's session, stream, flags and first
+// sequence number, discarding any frame in progress.
+func (w *FrameWriter) Begin(h *Header) {
+	w.buf = AppendHeader(w.buf[:0], h)
+	w.count = 0
+}
+
+// Add appends one message to the frame in progress.
+func (w *FrameWriter) Add(m *Message) error {
+	if len(w.buf) == 0 {
+		return fmt.Errorf("%w: Add before Begin", ErrHeader)
+	}
+	b, err := AppendMessage(w.buf, m)
+	if err != nil {
+		return err
+	}
+	w.buf = b
+	w.count++
+	return nil
+}
+
+// Len is the current length of the frame in bytes.
+func (w *FrameWriter) Len() int { return len(w.buf) }
+
+// Count is the number of messages in the frame in progress.
+func (w *FrameWriter) Count() uint32 { return w.count }
+
+// Finish stamps the message count and the send time and returns the frame.
+// The returned slice is valid until the next Begin.
+func (w *FrameWriter) Finish(sendTime int64) []byte {
+	binary.LittleEndian.PutUint32(w.buf[20:], w.count)
+	binary.LittleEndian.PutUint64(w.buf[32:], uint64(sendTime))
+	return w.buf
+}

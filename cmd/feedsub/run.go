@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/internal/cli"
+	"github.com/feedbus/feedbus/internal/latency"
+	"github.com/feedbus/feedbus/internal/summary"
+)
+
+type config struct {
+	lines   cli.Strings
+	topics  cli.Strings
+	count   uint64
+	idle    time.Duration
+	json    string
+	status  time.Duration
+	gapWait time.Duration
+	socket  cli.Socket
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("feedsub", flag.ContinueOnError)
+	fs.Var(&c.lines, "line", "line endpoint to join, repeatable: epgm://IFACE;GROUP:PORT, pgm://..., tcp://HOST:PORT or ipc://PATH")
+	fs.Var(&c.topics, "topic", "deliver only symbols with this prefix, repeatable (default: all)")
+	fs.Uint64Var(&c.count, "count", 0, "stop after this many messages (0 = no limit)")
+	fs.DurationVar(&c.idle, "idle", 0, "stop after this long without data (0 = never)")
+	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
+	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
+	fs.DurationVar(&c.gapWait, "gap-wait", -1, "how long a hole may wait for another line to fill it before it is a gap (default 0 with one line, 100ms with more)")
+	c.socket.Register(fs, "receive")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: feedsub --line ENDPOINT [--line ENDPOINT] [flags]\n\nJoins every line, keeps the first copy of each message, and reports rate, loss and latency.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args, stderr); err != nil {
+		return nil, err
+	}
+	if len(c.lines) == 0 {
+		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")
+	}
+	if c.idle < 0 || c.status < 0 {
+		return nil, cli.Usagef("--idle and --status must not be negative")
+	}
+	for _, t := range c.topics {
+		if t == "" || len(t) > bus.MaxSymbolLen {
+			return nil, cli.Usagef("--topic %q: want a symbol prefix of 1-%d bytes", t, bus.MaxSymbolLen)
+		}
+	}
+	if c.gapWait < 0 {
+		c.gapWait = 0
+		if len(c.lines) > 1 {
+			c.gapWait = 100 * time.Millisecond
+		}
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "feedsub: warning: "+format+"\n", args...) }
+	sub, err := bus.NewSubscriber(c.lines, c.socket.Options(logf)...)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for i, e := range sub.Lines() {
+		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
+	}
+
+	r := newReceiver(c, sub, stderr)
+	r.loop(ctx)
+	s := r.summary()
+	if c.json != "" {
+		if err := summary.WriteJSONFile(c.json, s); err != nil {
+			return err
+		}
+	}
+	return summary.WriteTable(stdout, s)
+}
+
+// receiver is the receive loop and everything it owns: sockets, sequence
+// tracking, histograms and counters. Nothing here is shared with another
+// goroutine, so nothing needs a lock.
+type receiver struct {
+	cfg     *config
+	sub     *bus.Subscriber
+	status  io.Writer
+	tracker *bus.Tracker
+	lat     *latency.Recorder
+	lines   []lineState
+	topics  [][]byte
+
+	frame bus.Frame
+	msg   bus.Message
+
+	received, filtered, malformed uint64
+	frames, heartbeats            uint64
+	lastMalformed                 error
+	firstData, lastData           time.Time
+	endReason                     string
+	statusReceived                uint64
+}
+
+type lineState struct {
+	tracker  *bus.Tracker // this line alone, for its own gaps
+	lat      *latency.Recorder
+	received uint64
+	won      uint64
+	frames   uint64
+}
+
+func newReceiver(c *config, sub *bus.Subscriber, status io.Writer) *receiver {
+	r := &receiver{
+		cfg:     c,
+		sub:     sub,
+		status:  status,
+		tracker: bus.NewTracker(c.gapWait),
+		lat:     latency.New(),
+		lines:   make([]lineState, len(sub.Lines())),
+	}
+	for i := range r.lines {
+		r.lines[i] = lineState{tracker: bus.NewTracker(0), lat: latency.New()}
+	}
+	for _, t := range c.topics {
+		r.topics = append(r.topics, []byte(t))
+	}
+	return r
+}
+
+// pollEvery bounds how long the loop waits for a frame before it looks at
+// the clock, the signal and the idle limit.
+const pollEvery = 50 * time.Millisecond
+
+func (r *receiver) loop(ctx context.Context) {
+	start := time.Now()
+	nextStatus := start.Add(r.cfg.status)
+	for {
+		if ctx.Err() != nil {
+			r.endReason = "signal"
+			return
+		}
+		b, line, err := r.sub.Recv(pollEvery)
+		now := time.Now()
+		if err != nil {
+			fmt.Fprintf(r.status, "feedsub: %v\n", err)
+		} else if b != nil {
+			r.handle(b, line, now)
+			if r.cfg.count > 0 && r.received >= r.cfg.count {
+				r.endReason = "count"
+				return
+			}
+		} else if r.cfg.idle > 0 {
+			last := r.lastData
+			if last.IsZero() {
+				last = start
+			}
+			if now.Sub(last) >= r.cfg.idle {
+				r.endReason = "idle"
+				return
+			}
+		}
+		if r.cfg.status > 0 && !now.Before(nextStatus) {
+			r.printStatus(now)
+			nextStatus = now.Add(r.cfg.status)
+		}
+		if b == nil {
+			r.tracker.Expire(now.UnixNano())
+		}
+	}
+}
+
+// handle is the per-frame path: decode, arbitrate, record. It allocates
+// nothing for a good frame.
+func (r *receiver) handle(b []byte, line int, now time.Time) {
+	if err := bus.Decode(b, &r.frame); err != nil {
+		r.malformed++
+		r.lastMalformed = err
+		return
+	}
+	ns := now.UnixNano()
+	f := &r.frame
+	ln := &r.lines[line]
+	r.tracker.Begin(&f.Header, ns)
+	ln.tracker.Begin(&f.Header, ns)
+	if f.Heartbeat() {
+		r.heartbeats++
+		r.tracker.Expire(ns)
+		return
+	}
+	r.frames++
+	ln.frames++
+	lat := ns - f.SendTime
+	won := 0
+	delivered := 0
+	for {
+		seq, ok := f.Next(&r.msg)
+		if !ok {
+			break
+		}
+		ln.tracker.Admit(seq, ns)
+		if !r.tracker.Admit(seq, ns) {
+			continue
+		}
+		won++
+		if !r.match(r.msg.Symbol) {
+			r.filtered++
+			continue
+		}
+		delivered++
+	}
+	ln.received += uint64(f.Count)
+	ln.won += uint64(won)
+	ln.lat.Record(lat, int64(f.Count))
+	if delivered > 0 {
+		r.lat.Record(lat, int64(delivered))
+		r.received += uint64(delivered)
+		if r.firstData.IsZero() {
+			r.firstData = now
+		}
+		r.lastData = now
+	}
+	r.tracker.Expire(ns)
+}
+
+func (r *receiver) match(symbol []byte) bool {
+	if len(r.topics) == 0 {
+		return true
+	}
+	for _, t := range r.topics {
+		if bytes.HasPrefix(symbol, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *receiver) printStatus(now time.Time) {
+	st := r.tracker.Stats()
+	p := r.lat.Interval()
+	rate := float64(r.received-r.statusReceived) / r.cfg.status.Seconds()
+	fmt.Fprintf(r.status, "feedsub: %s rate %.0f msg/s recv %d gaps %d dup %d bad %d p50 %s p99 %s\n",
+		now.Format("15:04:05"), rate, r.received, st.Gaps, st.Duplicates, r.malformed,
+		latency.Format(p.P50), latency.Format(p.P99))
+	r.statusReceived = r.received
+}
+
+func (r *receiver) summary() *summary.Summary {
+	r.tracker.Expire(time.Now().UnixNano())
+	st := r.tracker.Stats()
+	s := &summary.Summary{
+		Received:        r.received,
+		Gaps:            st.Gaps,
+		GapEvents:       st.GapEvents,
+		Duplicates:      st.Duplicates,
+		Reordered:       st.Reordered,
+		Late:            st.Late,
+		Pending:         st.Pending,
+		Filtered:        r.filtered,
+		Malformed:       r.malformed,
+		Sessions:        st.Sessions,
+		Frames:          r.frames,
+		Heartbeats:      r.heartbeats,
+		NegativeLatency: r.lat.Negative(),
+		LatencyUS:       r.lat.Summary(),
+		EndReason:       r.endReason,
+	}
+	if r.lastMalformed != nil {
+		s.LastMalformed = r.lastMalformed.Error()
+	}
+	if !r.firstData.IsZero() {
+		s.ElapsedS = r.lastData.Sub(r.firstData).Seconds()
+		if s.ElapsedS > 0 {
+			s.MsgsPerS = float64(s.Received) / s.ElapsedS
+		}
+	}
+	for i, e := range r.sub.Lines() {
+		ln := &r.lines[i]
+		s.Lines = append(s.Lines, summary.Line{
+			Name:      bus.LineName(i),
+			Endpoint:  e.String(),
+			Received:  ln.received,
+			Won:       ln.won,
+			Gaps:      ln.tracker.Stats().Gaps,
+			Frames:    ln.frames,
+			LatencyUS: ln.lat.Summary(),
+		})
+	}
+	return s
+}

@@ -1,0 +1,104 @@
+// Package summary is feedsub's end-of-run report: the JSON document that
+// scripts and tests read (--json) and the table people read.
+package summary
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/feedbus/feedbus/internal/latency"
+)
+
+// Summary is feedsub's machine-readable report. Counts are messages unless
+// named otherwise. Field names are a stable interface: add, never rename.
+type Summary struct {
+	Received   uint64 `json:"received"`   // first copies delivered (matching --topic)
+	Gaps       uint64 `json:"gaps"`       // declared missing on every line, never filled
+	GapEvents  uint64 `json:"gap_events"` // holes declared
+	Duplicates uint64 `json:"duplicates"` // later copies dropped
+	Reordered  uint64 `json:"reordered"`  // filled a hole before it was declared a gap
+	Late       uint64 `json:"late"`       // filled a hole after it was declared a gap
+	Pending    uint64 `json:"pending"`    // missing at the end, not yet declared
+	Filtered   uint64 `json:"filtered"`   // first copies not matching --topic
+	Malformed  uint64 `json:"malformed"`  // frames that failed to decode
+	Sessions   uint64 `json:"sessions"`   // publisher sessions seen
+	Frames     uint64 `json:"frames"`     // data frames received, all lines
+	Heartbeats uint64 `json:"heartbeats"` // heartbeat frames received, all lines
+	// NegativeLatency counts messages whose send time was after their
+	// receive time: the clocks of the two hosts disagree.
+	NegativeLatency uint64 `json:"negative_latency"`
+	// ElapsedS runs from the first message received to the last.
+	ElapsedS  float64             `json:"elapsed_s"`
+	MsgsPerS  float64             `json:"msgs_per_s"`
+	LatencyUS latency.Percentiles `json:"latency_us"`
+	Lines     []Line              `json:"lines"`
+	// EndReason says why the subscriber stopped: count, idle or signal.
+	EndReason string `json:"end_reason"`
+	// LastMalformed is the last decoding error, to tell noise from a bug.
+	LastMalformed string `json:"last_malformed,omitempty"`
+}
+
+// Line is one line's share of the feed.
+type Line struct {
+	Name      string              `json:"name"`
+	Endpoint  string              `json:"endpoint"`
+	Received  uint64              `json:"received"` // messages received on this line, copies included
+	Won       uint64              `json:"won"`      // messages this line delivered first
+	Gaps      uint64              `json:"gaps"`     // messages this line missed
+	Frames    uint64              `json:"frames"`
+	LatencyUS latency.Percentiles `json:"latency_us"`
+}
+
+// WriteJSONFile writes s to path, indented.
+func WriteJSONFile(path string, s *Summary) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing summary: %w", err)
+	}
+	return nil
+}
+
+// ReadJSONFile reads a summary written by WriteJSONFile.
+func ReadJSONFile(path string) (*Summary, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("reading summary %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// WriteTable prints s for a person.
+func WriteTable(w io.Writer, s *Summary) error {
+	f := latency.Format
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "feedsub summary (ended by %s)\n", s.EndReason)
+	fmt.Fprintf(tw, "  received\t%d messages in %.2fs\t%.0f msg/s\n", s.Received, s.ElapsedS, s.MsgsPerS)
+	fmt.Fprintf(tw, "  gaps\t%d\t(%d holes; %d pending, %d late)\n", s.Gaps, s.GapEvents, s.Pending, s.Late)
+	fmt.Fprintf(tw, "  duplicates\t%d\t(%d reordered)\n", s.Duplicates, s.Reordered)
+	fmt.Fprintf(tw, "  malformed\t%d frames\t%s\n", s.Malformed, s.LastMalformed)
+	fmt.Fprintf(tw, "  sessions\t%d\n", s.Sessions)
+	fmt.Fprintf(tw, "  frames\t%d data, %d heartbeats\n", s.Frames, s.Heartbeats)
+	if s.Filtered > 0 {
+		fmt.Fprintf(tw, "  filtered\t%d\t(not matching --topic)\n", s.Filtered)
+	}
+	l := s.LatencyUS
+	fmt.Fprintf(tw, "  latency\tp50 %s\tp90 %s\tp99 %s\tp99.9 %s\tmax %s\n", f(l.P50), f(l.P90), f(l.P99), f(l.P999), f(l.Max))
+	if s.NegativeLatency > 0 {
+		fmt.Fprintf(tw, "  clock skew\t%d messages arrived before they were sent: the hosts' clocks disagree\n", s.NegativeLatency)
+	}
+	for _, ln := range s.Lines {
+		fmt.Fprintf(tw, "  line %s\t%s\treceived %d\twon %d\tgaps %d\tp50 %s\tp99 %s\n",
+			ln.Name, ln.Endpoint, ln.Received, ln.Won, ln.Gaps, f(ln.LatencyUS.P50), f(ln.LatencyUS.P99))
+	}
+	return tw.Flush()
+}
