@@ -16,7 +16,7 @@ import (
 
 // The lab of this package: its own name, subnets and groups, so that it
 // can run beside other packages' labs.
-var labConfig = lab.Config{Name: "e2e", Net: 80, Subscribers: 2}
+var labConfig = lab.Config{Name: "e2e", Net: 80, Subscribers: 2, RaiseHostBufMax: true}
 
 // endpoint is host's endpoint for line on transport, naming the interface
 // (the product resolves names; libpgm alone would not).

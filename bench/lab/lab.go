@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -51,6 +52,13 @@ type Config struct {
 	// namespace (default 16 MiB). Up sets them where the kernel lets a
 	// namespace change them; Lab.BufMax reports what is in effect.
 	BufMax int
+	// RaiseHostBufMax lets Up raise the root namespace's net.core.rmem_max
+	// and wmem_max to BufMax when they are lower. On kernels where child
+	// namespaces mirror those limits read-only (6.18 here), it is the only
+	// way to give the lab's sockets big buffers. It is the one change Up
+	// makes outside the lab's namespaces; it never lowers a limit, and Down
+	// leaves the raised value in place (other labs may rely on it).
+	RaiseHostBufMax bool
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,5}$`)
@@ -166,6 +174,11 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 	}
 	if err := teardown(ctx, ip, cfg.Name); err != nil {
 		return nil, fmt.Errorf("lab: removing leftovers of %s: %w", cfg.Name, err)
+	}
+	if cfg.RaiseHostBufMax {
+		if err := raiseHostBufMax(cfg.BufMax); err != nil {
+			return nil, err
+		}
 	}
 	l := &Lab{cfg: cfg, ip: ip, hosts: layout(cfg)}
 	if err := l.build(ctx); err != nil {
@@ -577,4 +590,27 @@ func (l *Lab) Exec(ctx context.Context, h Host, name string, args ...string) ([]
 		return out, fmt.Errorf("lab: on %s: %s: %w%s", h.Name, cmdline(name, args), err, condense(out))
 	}
 	return out, nil
+}
+
+// raiseHostBufMax raises the root namespace's socket-buffer limits to want
+// where they are lower. It must run in the root namespace, as Up does.
+func raiseHostBufMax(want int) error {
+	for _, name := range []string{"rmem_max", "wmem_max"} {
+		path := "/proc/sys/net/core/" + name
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("lab: reading net.core.%s: %w", name, err)
+		}
+		have, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("lab: net.core.%s is %q: %w", name, b, err)
+		}
+		if have >= want {
+			continue
+		}
+		if err := os.WriteFile(path, []byte(strconv.Itoa(want)), 0o644); err != nil {
+			return fmt.Errorf("lab: raising net.core.%s from %d to %d: %w", name, have, want, err)
+		}
+	}
+	return nil
 }

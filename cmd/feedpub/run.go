@@ -96,12 +96,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "feedpub: line %s %s session %016x\n", bus.LineName(i), e, session)
 	}
 	p := &publisher{cfg: c, pub: pub, src: src, hdr: bus.Header{Session: session, Stream: uint32(c.stream), FirstSeq: 1}}
-	start := time.Now()
 	if err := p.loop(ctx); err != nil {
 		return err
 	}
-	elapsed := time.Since(start).Seconds()
-	fmt.Fprintf(stderr, "feedpub: sent %d messages in %d frames and %d heartbeats in %.2fs (%.0f msg/s)\n",
+	elapsed := p.lastData.Sub(p.firstData).Seconds()
+	fmt.Fprintf(stderr, "feedpub: sent %d messages in %d frames (and %d heartbeats) in %.2fs, %.0f msg/s\n",
 		p.messages, p.frames, p.heartbeats, elapsed, float64(p.messages)/max(elapsed, 1e-9))
 	return nil
 }
@@ -127,6 +126,8 @@ type publisher struct {
 	msg bus.Message
 
 	lastSend   time.Time
+	firstData  time.Time // first data frame sent
+	lastData   time.Time // last data frame sent
 	messages   uint64
 	frames     uint64
 	heartbeats uint64
@@ -230,7 +231,10 @@ func (p *publisher) flush() error {
 	if err := p.pub.Send(frame); err != nil {
 		return err
 	}
-	p.lastSend = now
+	if p.frames == 0 {
+		p.firstData = now
+	}
+	p.lastSend, p.lastData = now, now
 	p.frames++
 	p.messages += uint64(p.w.Count())
 	p.hdr.FirstSeq += uint64(p.w.Count())

@@ -82,22 +82,34 @@ func WriteTable(w io.Writer, s *Summary) error {
 	f := latency.Format
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "feedsub summary (ended by %s)\n", s.EndReason)
-	fmt.Fprintf(tw, "  received\t%d messages in %.2fs\t%.0f msg/s\n", s.Received, s.ElapsedS, s.MsgsPerS)
-	fmt.Fprintf(tw, "  gaps\t%d\t(%d holes; %d pending, %d late)\n", s.Gaps, s.GapEvents, s.Pending, s.Late)
-	fmt.Fprintf(tw, "  duplicates\t%d\t(%d reordered)\n", s.Duplicates, s.Reordered)
-	fmt.Fprintf(tw, "  malformed\t%d frames\t%s\n", s.Malformed, s.LastMalformed)
+	fmt.Fprintf(tw, "  received\t%d messages in %.2fs, %.0f msg/s\n", s.Received, s.ElapsedS, s.MsgsPerS)
+	fmt.Fprintf(tw, "  gaps\t%d (%d holes; %d pending, %d late)\n", s.Gaps, s.GapEvents, s.Pending, s.Late)
+	fmt.Fprintf(tw, "  duplicates\t%d (%d reordered)\n", s.Duplicates, s.Reordered)
+	if s.LastMalformed != "" {
+		fmt.Fprintf(tw, "  malformed\t%d frames (last: %s)\n", s.Malformed, s.LastMalformed)
+	} else {
+		fmt.Fprintf(tw, "  malformed\t%d frames\n", s.Malformed)
+	}
 	fmt.Fprintf(tw, "  sessions\t%d\n", s.Sessions)
 	fmt.Fprintf(tw, "  frames\t%d data, %d heartbeats\n", s.Frames, s.Heartbeats)
 	if s.Filtered > 0 {
-		fmt.Fprintf(tw, "  filtered\t%d\t(not matching --topic)\n", s.Filtered)
+		fmt.Fprintf(tw, "  filtered\t%d (not matching --topic)\n", s.Filtered)
 	}
 	l := s.LatencyUS
-	fmt.Fprintf(tw, "  latency\tp50 %s\tp90 %s\tp99 %s\tp99.9 %s\tmax %s\n", f(l.P50), f(l.P90), f(l.P99), f(l.P999), f(l.Max))
+	fmt.Fprintf(tw, "  latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", f(l.P50), f(l.P90), f(l.P99), f(l.P999), f(l.Max))
 	if s.NegativeLatency > 0 {
 		fmt.Fprintf(tw, "  clock skew\t%d messages arrived before they were sent: the hosts' clocks disagree\n", s.NegativeLatency)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.Lines) == 0 {
+		return nil
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  line\tendpoint\treceived\twon\tgaps\tp50\tp99\n")
 	for _, ln := range s.Lines {
-		fmt.Fprintf(tw, "  line %s\t%s\treceived %d\twon %d\tgaps %d\tp50 %s\tp99 %s\n",
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\n",
 			ln.Name, ln.Endpoint, ln.Received, ln.Won, ln.Gaps, f(ln.LatencyUS.P50), f(ln.LatencyUS.P99))
 	}
 	return tw.Flush()

@@ -19,8 +19,9 @@ import (
 const usageText = `feedlab builds the feedbus multicast test lab: Linux network namespaces for
 a publisher ("pub") and subscribers ("sub1", "sub2", ...), each with one NIC
 per line (eth1 = line A, eth2 = line B, ...), connected by one bridge per line
-in a separate switch namespace. Nothing is added to the root namespace. Needs
-root, iproute2 and (for drop/clear) nftables.
+in a separate switch namespace. Nothing is added to the root namespace; the
+one host-wide change is raising net.core.rmem_max/wmem_max (see -raise-bufmax).
+Needs root, iproute2 and (for drop/clear) nftables.
 
 Usage:
   feedlab [flags] up                      build the lab (rebuilding it if it exists) and print it
@@ -33,7 +34,7 @@ Usage:
   feedlab [flags] clear HOST              remove HOST's drop rules (counter is kept)
 
 HOST is pub, sub1, sub2, ...; NIC is eth1 (line A), eth2 (line B), ...
-Only up uses -subs, -lines, -net and -bufmax; the other subcommands find the
+Only up uses -subs, -lines, -net, -bufmax and -raise-bufmax; the other subcommands find the
 lab by -name.
 
 Flags (before the subcommand):
@@ -56,6 +57,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	lines := fs.Int("lines", lab.DefaultLines, "number of lines/switches (up only)")
 	netOctet := fs.Int("net", lab.DefaultNet, "second address octet: addresses 10.NET.LINE.HOST, groups 239.NET.LINE.1 (up only)")
 	bufMax := fs.Int("bufmax", lab.DefaultBufMax, "wanted net.core.rmem_max/wmem_max in the lab namespaces, bytes, where the kernel allows it (up only)")
+	raise := fs.Bool("raise-bufmax", true, "raise the host's net.core.rmem_max/wmem_max to -bufmax when lower; on kernels where namespaces mirror them read-only this is the only way to big socket buffers (up only; never lowers)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
@@ -87,7 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if len(rest) != 0 {
 			return usageErr("up takes no arguments")
 		}
-		l, err := lab.Up(ctx, lab.Config{Name: *name, Subscribers: *subs, Lines: *lines, Net: *netOctet, BufMax: *bufMax})
+		l, err := lab.Up(ctx, lab.Config{Name: *name, Subscribers: *subs, Lines: *lines, Net: *netOctet, BufMax: *bufMax, RaiseHostBufMax: *raise})
 		if err != nil {
 			return fail(err)
 		}

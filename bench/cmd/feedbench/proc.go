@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/feedbus/feedbus/bench/lab"
+)
+
+// sampleEvery is how often the CPU time of a running program's threads is
+// read from /proc.
+const sampleEvery = 100 * time.Millisecond
+
+// clockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
+// Linux fixes it at 100 on every architecture Go supports.
+const clockTick = 10 * time.Millisecond
+
+// proc is a program running in a lab host. Its stderr is kept (and echoed
+// with -v), and the CPU time of its threads is sampled while it runs.
+type proc struct {
+	desc   string
+	stdout bytes.Buffer
+
+	ready     chan struct{} // closed when a stderr line satisfies isReady
+	done      chan struct{} // closed when the program has exited and been sampled
+	err       error         // its exit, valid after done
+	mu        sync.Mutex
+	stderr    []string
+	readyOnce sync.Once
+	threads   map[int]thread // by thread id; the sampler's until done
+}
+
+// thread is one thread's latest sample.
+type thread struct {
+	name  string
+	ticks int64 // utime + stime
+}
+
+// cpuTime is a program's CPU time split into its ZeroMQ I/O thread(s) and
+// everything else (the Go side: the application goroutine, GC, runtime).
+type cpuTime struct {
+	app, io time.Duration
+}
+
+// start runs path with args in h. isReady picks the stderr line that says
+// the program is ready; echo, if not nil, gets every stderr line.
+func start(ctx context.Context, l *lab.Lab, h lab.Host, desc string, isReady func(string) bool, echo io.Writer, path string, args ...string) (*proc, error) {
+	p := &proc{desc: desc, ready: make(chan struct{}), done: make(chan struct{}), threads: map[int]thread{}}
+	cmd := l.Command(ctx, h, path, args...)
+	cmd.Stdout = &p.stdout
+	cmd.WaitDelay = 5 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", desc, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", desc, err)
+	}
+	// ip netns exec execs the program in place, so the pid is the program's.
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(sampleEvery)
+		defer t.Stop()
+		for {
+			p.sample(pid)
+			select {
+			case <-exited:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			if echo != nil {
+				fmt.Fprintf(echo, "  [%s] %s\n", desc, line)
+			}
+			p.mu.Lock()
+			p.stderr = append(p.stderr, line)
+			p.mu.Unlock()
+			if isReady != nil && isReady(line) {
+				p.readyOnce.Do(func() { close(p.ready) })
+			}
+		}
+		p.err = cmd.Wait()
+		close(exited)
+		<-sampled
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// waitReady waits for the ready line. It fails if the program exits first
+// or timeout passes.
+func (p *proc) waitReady(timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.ready:
+		return nil
+	case <-p.done:
+		return p.failure(fmt.Errorf("exited before it was ready: %v", p.err))
+	case <-t.C:
+		return p.failure(fmt.Errorf("not ready within %v", timeout))
+	}
+}
+
+// wait waits for the program to exit and returns its failure, if any.
+func (p *proc) wait() error {
+	<-p.done
+	if p.err != nil {
+		return p.failure(p.err)
+	}
+	return nil
+}
+
+// failure names the program and adds the end of its stderr to err.
+func (p *proc) failure(err error) error {
+	lines := p.lines()
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	if len(lines) == 0 {
+		return fmt.Errorf("%s: %w", p.desc, err)
+	}
+	return fmt.Errorf("%s: %w; stderr: %s", p.desc, err, strings.Join(lines, "; "))
+}
+
+// lines returns the stderr lines so far.
+func (p *proc) lines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.stderr...)
+}
+
+// line returns the last stderr line starting with prefix, or "".
+func (p *proc) line(prefix string) string {
+	lines := p.lines()
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], prefix) {
+			return lines[i]
+		}
+	}
+	return ""
+}
+
+// sample reads the CPU time of every thread of pid. Threads keep their
+// last value after they exit, and so does the whole program.
+func (p *proc) sample(pid int) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // exited
+	}
+	for _, e := range entries {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		if t, ok := parseStat(string(b)); ok {
+			p.threads[tid] = t
+		}
+	}
+}
+
+// parseStat reads the name, utime and stime out of /proc/<pid>/task/<tid>/stat:
+// "tid (name) state ppid ... utime stime ...", utime and stime being fields
+// 14 and 15, and name possibly holding spaces and parentheses.
+func parseStat(s string) (thread, bool) {
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return thread{}, false
+	}
+	f := strings.Fields(s[end+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return thread{}, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return thread{}, false
+	}
+	return thread{name: s[open+1 : end], ticks: utime + stime}, true
+}
+
+// cpu returns the program's CPU time by kind of thread; call it after wait.
+// libzmq names its I/O threads "ZMQbg/IO/<n>".
+func (p *proc) cpu() cpuTime {
+	var c cpuTime
+	for _, t := range p.threads {
+		d := time.Duration(t.ticks) * clockTick
+		switch {
+		case strings.HasPrefix(t.name, "ZMQbg/IO"):
+			c.io += d
+		case strings.HasPrefix(t.name, "ZMQbg/"): // the reaper: idle
+		default:
+			c.app += d
+		}
+	}
+	return c
+}
