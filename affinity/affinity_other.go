@@ -30,3 +30,9 @@ func PinIOThreads(cpus []int) error { return errNotLinux }
 
 // CPUsAllowed returns the Cpus_allowed_list of a thread. It needs Linux.
 func CPUsAllowed(pid, tid int) (CPUSet, error) { return CPUSet{}, errNotLinux }
+
+// NameCurrentThread names the calling OS thread. It needs Linux.
+func NameCurrentThread(name string) error { return errNotLinux }
+
+// ThreadID returns the calling OS thread's id, or -1 off Linux.
+func ThreadID() int { return -1 }

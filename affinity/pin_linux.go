@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,3 +93,18 @@ func checkOnline(set CPUSet) error {
 func onlineCPUs() (CPUSet, error) {
 	return readCPUList("/sys/devices/system/cpu/online", false)
 }
+
+// NameCurrentThread sets the calling OS thread's name (its comm, at most
+// 15 bytes), so that top -H, perf and /proc show which feedbus thread is
+// which. Call it with the goroutine locked to its thread.
+func NameCurrentThread(name string) error {
+	b := make([]byte, 16)
+	copy(b[:15], name)
+	if err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0); err != nil {
+		return fmt.Errorf("affinity: naming thread %q: %w", name, err)
+	}
+	return nil
+}
+
+// ThreadID returns the calling OS thread's id.
+func ThreadID() int { return unix.Gettid() }

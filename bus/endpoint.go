@@ -27,6 +27,7 @@ type Endpoint struct {
 	Transport Transport
 	Interface string         // as given: a name or an address (multicast only)
 	Addr      netip.Addr     // the interface's IPv4 address, once resolved (multicast only)
+	Device    string         // the interface's name, once resolved (multicast only)
 	Group     netip.AddrPort // multicast group and port (multicast only)
 	Address   string         // everything after "://" (tcp and ipc)
 }
@@ -97,6 +98,7 @@ func (e Endpoint) Resolve() (Endpoint, error) {
 	if ifi.Flags&net.FlagUp == 0 {
 		return Endpoint{}, fmt.Errorf("%w: interface %s is down", ErrInterface, ifi.Name)
 	}
+	e.Device = ifi.Name
 	if e.Addr.IsValid() {
 		return e, nil
 	}
@@ -153,9 +155,9 @@ func (e Endpoint) String() string {
 	return fmt.Sprintf("%s://%s;%s", e.Transport, iface, e.Group)
 }
 
-// parseLines parses, resolves and checks a set of line endpoints: at least
+// ParseLines parses, resolves and checks a set of line endpoints: at least
 // one, and no two on the same multicast group and port or the same address.
-func parseLines(endpoints []string) ([]Endpoint, error) {
+func ParseLines(endpoints []string) ([]Endpoint, error) {
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("%w: no line endpoint given", ErrEndpoint)
 	}

@@ -30,7 +30,7 @@ func NewPublisher(endpoints []string, opts ...Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	lines, err := parseLines(endpoints)
+	lines, err := ParseLines(endpoints)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func NewSubscriber(endpoints []string, opts ...Option) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	lines, err := parseLines(endpoints)
+	lines, err := ParseLines(endpoints)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ type config struct {
 	stream     uint
 	seed       uint64
 	socket     cli.Socket
+	affinity   cli.Affinity
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -47,6 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.UintVar(&c.stream, "stream", 1, "stream id written in every frame")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic feed")
 	c.socket.Register(fs, "send")
+	c.affinity.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: feedpub --line ENDPOINT [--line ENDPOINT] [flags]\n\nPublishes a synthetic market-data feed on every line.\n\n")
 		fs.PrintDefaults()
@@ -84,12 +86,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.UsageError{Err: err}
 	}
+	lines, err := bus.ParseLines(c.lines)
+	if err != nil {
+		return err
+	}
+	place, err := c.affinity.Resolve(lines)
+	if err != nil {
+		return err
+	}
+	if c.affinity.ShowPlan() {
+		return place.Print(stdout)
+	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "feedpub: warning: "+format+"\n", args...) }
+	for _, w := range place.Warnings {
+		logf("%s", w)
+	}
 	pub, err := bus.NewPublisher(c.lines, c.socket.Options(logf)...)
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
+	if err := place.PinIO(); err != nil {
+		return err
+	}
+	tid, unlock, err := place.LockLoop("feedpub/send")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	fmt.Fprintf(stderr, "feedpub: send loop on thread %d\n", tid)
 
 	session := newSessionID()
 	for i, e := range pub.Lines() {

@@ -15,14 +15,16 @@ import (
 )
 
 type config struct {
-	lines   cli.Strings
-	topics  cli.Strings
-	count   uint64
-	idle    time.Duration
-	json    string
-	status  time.Duration
-	gapWait time.Duration
-	socket  cli.Socket
+	lines    cli.Strings
+	topics   cli.Strings
+	count    uint64
+	idle     time.Duration
+	json     string
+	status   time.Duration
+	gapWait  time.Duration
+	gapFlag  cli.AutoDuration
+	socket   cli.Socket
+	affinity cli.Affinity
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -34,8 +36,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.idle, "idle", 0, "stop after this long without data (0 = never)")
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
-	fs.DurationVar(&c.gapWait, "gap-wait", -1, "how long a hole may wait for another line to fill it before it is a gap (default 0 with one line, 100ms with more)")
+	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")
 	c.socket.Register(fs, "receive")
+	c.affinity.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: feedsub --line ENDPOINT [--line ENDPOINT] [flags]\n\nJoins every line, keeps the first copy of each message, and reports rate, loss and latency.\n\n")
 		fs.PrintDefaults()
@@ -54,11 +57,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, cli.Usagef("--topic %q: want a symbol prefix of 1-%d bytes", t, bus.MaxSymbolLen)
 		}
 	}
-	if c.gapWait < 0 {
-		c.gapWait = 0
-		if len(c.lines) > 1 {
-			c.gapWait = 100 * time.Millisecond
-		}
+	c.gapWait = c.gapFlag.D
+	if !c.gapFlag.IsSet && len(c.lines) > 1 {
+		c.gapWait = 100 * time.Millisecond
 	}
 	return c, nil
 }
@@ -68,12 +69,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lines, err := bus.ParseLines(c.lines)
+	if err != nil {
+		return err
+	}
+	place, err := c.affinity.Resolve(lines)
+	if err != nil {
+		return err
+	}
+	if c.affinity.ShowPlan() {
+		return place.Print(stdout)
+	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "feedsub: warning: "+format+"\n", args...) }
+	for _, w := range place.Warnings {
+		logf("%s", w)
+	}
 	sub, err := bus.NewSubscriber(c.lines, c.socket.Options(logf)...)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
+	if err := place.PinIO(); err != nil {
+		return err
+	}
+	tid, unlock, err := place.LockLoop("feedsub/recv")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	fmt.Fprintf(stderr, "feedsub: receive loop on thread %d\n", tid)
 	for i, e := range sub.Lines() {
 		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
 	}

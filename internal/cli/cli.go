@@ -112,3 +112,29 @@ func (s *Socket) Options(logf func(string, ...any)) []bus.Option {
 		bus.WithLogf(logf),
 	}
 }
+
+// AutoDuration is a duration flag whose default is worked out later ("auto").
+type AutoDuration struct {
+	D     time.Duration
+	IsSet bool
+}
+
+func (a *AutoDuration) String() string {
+	if a == nil || !a.IsSet {
+		return "auto"
+	}
+	return a.D.String()
+}
+
+// Set parses a Go duration, e.g. 100ms.
+func (a *AutoDuration) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("parse error")
+	}
+	if d < 0 {
+		return fmt.Errorf("must not be negative")
+	}
+	a.D, a.IsSet = d, true
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,7 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 				res.samples = append(res.samples, s)
 			}
 		}
-		res.cmds = b.cmds
+		res.cmds = maps.Clone(b.cmds)
 		report.sizes = append(report.sizes, res)
 	}
 

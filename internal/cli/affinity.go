@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/feedbus/feedbus/affinity"
+	"github.com/feedbus/feedbus/bus"
+)
+
+// Affinity holds the CPU placement flags both binaries take: a host
+// profile and the flags that override it.
+type Affinity struct {
+	profile  string
+	showPlan bool
+	over     affinity.Overrides
+}
+
+// Register adds --profile, --plan, --pin-io, --pin-recv, --pin-workers and --nic to fs.
+func (a *Affinity) Register(fs *flag.FlagSet) {
+	fs.StringVar(&a.profile, "profile", "", "host profile (TOML) with pin_io, pin_recv, pin_workers and nic; flags override it")
+	fs.BoolVar(&a.showPlan, "plan", false, "print the host's topology and the CPU plan, with warnings, and exit")
+	a.over.RegisterFlags(fs)
+}
+
+// ShowPlan reports whether --plan was given.
+func (a *Affinity) ShowPlan() bool { return a.showPlan }
+
+// Placement is a checked CPU plan for this host.
+type Placement struct {
+	Plan     affinity.Plan
+	Topology *affinity.Topology
+	Warnings []string
+}
+
+// Resolve loads the profile, applies the flags and checks the plan against
+// this host before anything starts: every CPU must exist and be online, and
+// --pin-io must give one CPU per line. nics are the lines' interfaces, for
+// the NUMA warnings, used where the profile names none.
+func (a *Affinity) Resolve(lines []bus.Endpoint) (*Placement, error) {
+	var prof affinity.Profile
+	if a.profile != "" {
+		p, err := affinity.LoadProfile(a.profile)
+		if err != nil {
+			return nil, UsageError{err}
+		}
+		prof = p
+	}
+	plan := affinity.NewPlan(prof, a.over)
+	if len(plan.IO) > 0 && len(plan.IO) != len(lines) {
+		return nil, Usagef("--pin-io (or pin_io) has %d CPUs for %d lines: give one per line, in line order", len(plan.IO), len(lines))
+	}
+	if len(plan.NICs) == 0 {
+		for _, e := range lines {
+			plan.NICs = append(plan.NICs, e.Device)
+		}
+	}
+	topo, err := affinity.ReadTopology()
+	if err != nil {
+		if len(plan.Assignments()) > 0 {
+			return nil, err
+		}
+		return &Placement{Plan: plan}, nil
+	}
+	if err := plan.Validate(topo); err != nil {
+		return nil, UsageError{err}
+	}
+	return &Placement{Plan: plan, Topology: topo, Warnings: plan.Warnings(topo, nil)}, nil
+}
+
+// Print writes the topology, the plan and its warnings.
+func (p *Placement) Print(w io.Writer) error {
+	if p.Topology != nil {
+		fmt.Fprintln(w, "Host topology:")
+		if err := p.Topology.Format(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "CPU plan:")
+	if err := p.Plan.Format(w); err != nil {
+		return err
+	}
+	if len(p.Warnings) == 0 {
+		fmt.Fprintln(w, "\nNo warnings.")
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	return nil
+}
+
+// PinIO pins each line's libzmq I/O thread to its CPU. libzmq starts the
+// threads with the context's first socket, and each names itself
+// (ZMQbg/IO/<n>) once running, so wait, briefly, until all are named.
+func (p *Placement) PinIO() error {
+	if len(p.Plan.IO) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		threads, err := affinity.IOThreads(0)
+		if err != nil {
+			return err
+		}
+		if len(threads) >= len(p.Plan.IO) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return affinity.PinIOThreads(p.Plan.IO)
+}
+
+// LockLoop locks the calling goroutine, the receive or send loop, to its OS
+// thread, names the thread (name shows in top -H and perf) and pins it
+// when the plan says so. It returns the thread id and a function that
+// undoes it all, to be called from the same goroutine.
+func (p *Placement) LockLoop(name string) (tid int, undo func(), err error) {
+	runtime.LockOSThread()
+	undo = runtime.UnlockOSThread
+	if p.Plan.Recv != nil {
+		set, err := affinity.NewCPUSet(*p.Plan.Recv)
+		if err != nil {
+			undo()
+			return 0, nil, err
+		}
+		restore, err := affinity.PinCurrentThread(set)
+		if err != nil {
+			undo()
+			return 0, nil, err
+		}
+		undo = func() { restore(); runtime.UnlockOSThread() }
+	}
+	// A name is a convenience; failing to set one is not worth stopping for.
+	_ = affinity.NameCurrentThread(name)
+	return affinity.ThreadID(), undo, nil
+}
