@@ -174,6 +174,14 @@ func ParseLines(endpoints []string) ([]Endpoint, error) {
 			if (e.Multicast() && o.Multicast() && e.Group == o.Group) || (!e.Multicast() && e.String() == o.String()) {
 				return nil, fmt.Errorf("%w: lines %s and %s both use %s; each line needs its own group", ErrDuplicate, LineName(j), LineName(i), groupOrAddress(e))
 			}
+			// libpgm binds its UDP and raw sockets to the port on every
+			// address, and Linux hands such a socket every group joined on
+			// that port (IP_MULTICAST_ALL): two lines on one port would
+			// each carry the other's traffic and stop being independent.
+			if e.Multicast() && o.Multicast() && e.Group.Port() == o.Group.Port() {
+				return nil, fmt.Errorf("%w: lines %s and %s both use port %d; give each line its own port, or each would also receive the other's group",
+					ErrDuplicate, LineName(j), LineName(i), e.Group.Port())
+			}
 		}
 		out = append(out, e)
 	}

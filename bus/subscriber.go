@@ -90,6 +90,9 @@ func (s *Subscriber) tryRecv() ([]byte, int, error) {
 	n := len(s.socks)
 	for k := 0; k < n; k++ {
 		i := (s.next + k) % n
+		if s.socks[i] == nil {
+			continue
+		}
 		b, err := s.socks[i].RecvBytes(zmq.DONTWAIT)
 		if err != nil {
 			if isAgain(err) {
@@ -103,6 +106,35 @@ func (s *Subscriber) tryRecv() ([]byte, int, error) {
 	return nil, -1, nil
 }
 
+// Rejoin leaves line i and joins it again with a new socket. A PGM
+// receiver that has lost data its sender no longer holds keeps asking for
+// it (libzmq fixes that at 50 NAKs, about ten seconds) and delivers nothing
+// newer meanwhile; a new socket starts from the data now on the wire.
+// Frames queued on the old socket are dropped.
+func (s *Subscriber) Rejoin(i int) error {
+	if s.socks == nil {
+		return ErrClosed
+	}
+	if i < 0 || i >= len(s.socks) {
+		return fmt.Errorf("bus: rejoin: no line %d", i)
+	}
+	if err := s.poller.RemoveBySocket(s.socks[i]); err != nil {
+		return fmt.Errorf("line %s: rejoin: %w", LineName(i), err)
+	}
+	if err := s.socks[i].Close(); err != nil {
+		return fmt.Errorf("line %s: rejoin: closing: %w", LineName(i), err)
+	}
+	sock, err := openSocket(s.ctx, zmq.SUB, s.lines[i], i, &s.opts)
+	if err != nil {
+		// Keep the slot usable for Close; the line stays down.
+		s.socks[i] = nil
+		return fmt.Errorf("rejoin: %w", err)
+	}
+	s.socks[i] = sock
+	s.poller.Add(sock, zmq.POLLIN)
+	return nil
+}
+
 // Close leaves every line and closes the context. It is idempotent.
 func (s *Subscriber) Close() error {
 	if s.ctx == nil {
@@ -110,7 +142,9 @@ func (s *Subscriber) Close() error {
 	}
 	var errs error
 	for _, sock := range s.socks {
-		errs = errors.Join(errs, sock.Close())
+		if sock != nil {
+			errs = errors.Join(errs, sock.Close())
+		}
 	}
 	s.socks = nil
 	errs = errors.Join(errs, s.ctx.Term())

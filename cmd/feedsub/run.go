@@ -23,6 +23,7 @@ type config struct {
 	status   time.Duration
 	gapWait  time.Duration
 	gapFlag  cli.AutoDuration
+	rejoin   time.Duration
 	socket   cli.Socket
 	affinity cli.Affinity
 }
@@ -37,6 +38,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
 	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")
+	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers (0 = never)")
 	c.socket.Register(fs, "receive")
 	c.affinity.Register(fs)
 	fs.Usage = func() {
@@ -49,8 +51,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if len(c.lines) == 0 {
 		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")
 	}
-	if c.idle < 0 || c.status < 0 {
-		return nil, cli.Usagef("--idle and --status must not be negative")
+	if c.idle < 0 || c.status < 0 || c.rejoin < 0 {
+		return nil, cli.Usagef("--idle, --status and --rejoin-after must not be negative")
 	}
 	for _, t := range c.topics {
 		if t == "" || len(t) > bus.MaxSymbolLen {
@@ -134,14 +136,18 @@ type receiver struct {
 	firstData, lastData           time.Time
 	endReason                     string
 	statusReceived                uint64
+	timeline                      []summary.Interval
+	tickWon                       []uint64 // per line, won at the last tick
 }
 
 type lineState struct {
-	tracker  *bus.Tracker // this line alone, for its own gaps
-	lat      *latency.Recorder
-	received uint64
-	won      uint64
-	frames   uint64
+	tracker   *bus.Tracker // this line alone, for its own gaps
+	lat       *latency.Recorder
+	received  uint64
+	won       uint64
+	frames    uint64
+	lastFrame time.Time // last frame of any kind, or the last (re)join
+	rejoins   uint64
 }
 
 func newReceiver(c *config, sub *bus.Subscriber, status io.Writer) *receiver {
@@ -152,9 +158,11 @@ func newReceiver(c *config, sub *bus.Subscriber, status io.Writer) *receiver {
 		tracker: bus.NewTracker(c.gapWait),
 		lat:     latency.New(),
 		lines:   make([]lineState, len(sub.Lines())),
+		tickWon: make([]uint64, len(sub.Lines())),
 	}
+	now := time.Now()
 	for i := range r.lines {
-		r.lines[i] = lineState{tracker: bus.NewTracker(0), lat: latency.New()}
+		r.lines[i] = lineState{tracker: bus.NewTracker(0), lat: latency.New(), lastFrame: now}
 	}
 	for _, t := range c.topics {
 		r.topics = append(r.topics, []byte(t))
@@ -168,7 +176,12 @@ const pollEvery = 50 * time.Millisecond
 
 func (r *receiver) loop(ctx context.Context) {
 	start := time.Now()
-	nextStatus := start.Add(r.cfg.status)
+	nextStallCheck := start
+	every := r.cfg.status
+	if every <= 0 {
+		every = time.Second
+	}
+	nextTick := start.Add(every)
 	for {
 		if ctx.Err() != nil {
 			r.endReason = "signal"
@@ -194,14 +207,51 @@ func (r *receiver) loop(ctx context.Context) {
 				return
 			}
 		}
-		if r.cfg.status > 0 && !now.Before(nextStatus) {
-			r.printStatus(now)
-			nextStatus = now.Add(r.cfg.status)
+		if !now.Before(nextTick) {
+			r.tick(now, now.Sub(start), every)
+			nextTick = now.Add(every)
 		}
 		if b == nil {
 			r.tracker.Expire(now.UnixNano())
 		}
+		if r.cfg.rejoin > 0 && len(r.lines) > 1 && !now.Before(nextStallCheck) {
+			r.rejoinStalled(now)
+			nextStallCheck = now.Add(pollEvery)
+		}
 	}
+}
+
+// rejoinStalled rejoins each line that has been silent for --rejoin-after
+// while another line has not: the feed is alive, so the silent line is
+// stuck (PGM waiting for repairs that will never come) or cut off.
+func (r *receiver) rejoinStalled(now time.Time) {
+	alive := false
+	for i := range r.lines {
+		if now.Sub(r.lines[i].lastFrame) < r.cfg.rejoin {
+			alive = true
+		}
+	}
+	if !alive {
+		return
+	}
+	for i := range r.lines {
+		ln := &r.lines[i]
+		if now.Sub(ln.lastFrame) < r.cfg.rejoin {
+			continue
+		}
+		ln.lastFrame = now
+		ln.rejoins++
+		err := r.sub.Rejoin(i)
+		fmt.Fprintf(r.status, "feedsub: line %s silent for %v while the feed runs on: rejoined (%v)\n",
+			bus.LineName(i), r.cfg.rejoin, orOK(err))
+	}
+}
+
+func orOK(err error) any {
+	if err == nil {
+		return "ok"
+	}
+	return err
 }
 
 // handle is the per-frame path: decode, arbitrate, record. It allocates
@@ -215,6 +265,7 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 	ns := now.UnixNano()
 	f := &r.frame
 	ln := &r.lines[line]
+	ln.lastFrame = now
 	r.tracker.Begin(&f.Header, ns)
 	ln.tracker.Begin(&f.Header, ns)
 	if f.Heartbeat() {
@@ -269,13 +320,24 @@ func (r *receiver) match(symbol []byte) bool {
 	return false
 }
 
-func (r *receiver) printStatus(now time.Time) {
-	st := r.tracker.Stats()
+// tick runs once an interval: the timeline entry and the status line.
+func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
+	if len(r.timeline) < summary.MaxTimeline {
+		iv := summary.Interval{T: sinceStart.Seconds(), Received: r.received - r.statusReceived, Won: make([]uint64, len(r.lines))}
+		for i := range r.lines {
+			iv.Won[i] = r.lines[i].won - r.tickWon[i]
+			r.tickWon[i] = r.lines[i].won
+		}
+		r.timeline = append(r.timeline, iv)
+	}
 	p := r.lat.Interval()
-	rate := float64(r.received-r.statusReceived) / r.cfg.status.Seconds()
-	fmt.Fprintf(r.status, "feedsub: %s rate %.0f msg/s recv %d gaps %d dup %d bad %d p50 %s p99 %s\n",
-		now.Format("15:04:05"), rate, r.received, st.Gaps, st.Duplicates, r.malformed,
-		latency.Format(p.P50), latency.Format(p.P99))
+	if r.cfg.status > 0 {
+		st := r.tracker.Stats()
+		rate := float64(r.received-r.statusReceived) / every.Seconds()
+		fmt.Fprintf(r.status, "feedsub: %s rate %.0f msg/s recv %d gaps %d dup %d bad %d p50 %s p99 %s\n",
+			now.Format("15:04:05"), rate, r.received, st.Gaps, st.Duplicates, r.malformed,
+			latency.Format(p.P50), latency.Format(p.P99))
+	}
 	r.statusReceived = r.received
 }
 
@@ -298,6 +360,7 @@ func (r *receiver) summary() *summary.Summary {
 		NegativeLatency: r.lat.Negative(),
 		LatencyUS:       r.lat.Summary(),
 		EndReason:       r.endReason,
+		Timeline:        r.timeline,
 	}
 	if r.lastMalformed != nil {
 		s.LastMalformed = r.lastMalformed.Error()
@@ -317,6 +380,7 @@ func (r *receiver) summary() *summary.Summary {
 			Won:       ln.won,
 			Gaps:      ln.tracker.Stats().Gaps,
 			Frames:    ln.frames,
+			Rejoins:   ln.rejoins,
 			LatencyUS: ln.lat.Summary(),
 		})
 	}

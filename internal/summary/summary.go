@@ -35,11 +35,25 @@ type Summary struct {
 	MsgsPerS  float64             `json:"msgs_per_s"`
 	LatencyUS latency.Percentiles `json:"latency_us"`
 	Lines     []Line              `json:"lines"`
+	// Timeline has one entry a second (or per --status interval): how
+	// many messages arrived and which line delivered them first, so a
+	// failover shows when it happened.
+	Timeline []Interval `json:"timeline,omitempty"`
 	// EndReason says why the subscriber stopped: count, idle or signal.
 	EndReason string `json:"end_reason"`
 	// LastMalformed is the last decoding error, to tell noise from a bug.
 	LastMalformed string `json:"last_malformed,omitempty"`
 }
+
+// Interval is one step of the timeline.
+type Interval struct {
+	T        float64  `json:"t_s"`      // seconds since feedsub started, at the end of the interval
+	Received uint64   `json:"received"` // messages delivered in the interval
+	Won      []uint64 `json:"won"`      // per line, messages it delivered first in the interval
+}
+
+// MaxTimeline bounds the timeline; a longer run keeps its first entries.
+const MaxTimeline = 24 * 3600
 
 // Line is one line's share of the feed.
 type Line struct {
@@ -49,6 +63,7 @@ type Line struct {
 	Won       uint64              `json:"won"`      // messages this line delivered first
 	Gaps      uint64              `json:"gaps"`     // messages this line missed
 	Frames    uint64              `json:"frames"`
+	Rejoins   uint64              `json:"rejoins"` // times the line was rejoined after going silent
 	LatencyUS latency.Percentiles `json:"latency_us"`
 }
 
@@ -107,10 +122,10 @@ func WriteTable(w io.Writer, s *Summary) error {
 		return nil
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  line\tendpoint\treceived\twon\tgaps\tp50\tp99\n")
+	fmt.Fprintf(tw, "  line\tendpoint\treceived\twon\tgaps\trejoins\tp50\tp99\n")
 	for _, ln := range s.Lines {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\n",
-			ln.Name, ln.Endpoint, ln.Received, ln.Won, ln.Gaps, f(ln.LatencyUS.P50), f(ln.LatencyUS.P99))
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n",
+			ln.Name, ln.Endpoint, ln.Received, ln.Won, ln.Gaps, ln.Rejoins, f(ln.LatencyUS.P50), f(ln.LatencyUS.P99))
 	}
 	return tw.Flush()
 }

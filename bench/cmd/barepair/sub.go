@@ -28,6 +28,7 @@ type result struct {
 	FirstSeq  uint64  `json:"first_seq"`
 	LastSeq   uint64  `json:"last_seq"`
 	Lost      uint64  `json:"lost"`      // sequence numbers skipped between first and last
+	Holes     uint64  `json:"holes"`     // runs of skipped sequence numbers
 	Reordered uint64  `json:"reordered"` // arrived at or below the highest seen
 	Markers   uint64  `json:"markers"`
 	Malformed uint64  `json:"malformed"` // shorter than a sequence number
@@ -94,7 +95,10 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 			r.FirstSeq = seq
 			r.LastSeq = seq
 		case seq > r.LastSeq:
-			r.Lost += seq - r.LastSeq - 1
+			if seq > r.LastSeq+1 {
+				r.Lost += seq - r.LastSeq - 1
+				r.Holes++
+			}
 			r.LastSeq = seq
 		default:
 			r.Reordered++
@@ -112,8 +116,8 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "barepair: received %d messages (%d bytes) in %.2fs: %.0f msg/s, %.1f Mbit/s; lost %d, reordered %d, malformed %d; ended by %s\n",
-		r.Received, r.Bytes, r.ElapsedS, r.MsgsPerS, r.MbitPerS, r.Lost, r.Reordered, r.Malformed, r.EndReason)
+	fmt.Fprintf(stdout, "barepair: received %d messages (%d bytes) in %.2fs: %.0f msg/s, %.1f Mbit/s; lost %d in %d holes, reordered %d, malformed %d; ended by %s\n",
+		r.Received, r.Bytes, r.ElapsedS, r.MsgsPerS, r.MbitPerS, r.Lost, r.Holes, r.Reordered, r.Malformed, r.EndReason)
 	if r.EndReason == "wait" {
 		return fmt.Errorf("no data on %s within %v", e, c.wait)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,6 +58,11 @@ type sample struct {
 
 	pubCPU, subCPU cpuTime
 	pubSecs        float64 // the publisher's data phase, for CPU use
+
+	// UDP datagrams during the measurement, from the namespaces'
+	// /proc/net/snmp: sent by the publisher's host, received by the
+	// subscriber's, and dropped there because the socket buffer was full.
+	udpOut, udpIn, udpRcvbufErrors uint64
 }
 
 func (s sample) brief() string {
@@ -67,98 +71,172 @@ func (s sample) brief() string {
 		s.pubCPU.share(s.pubSecs), s.subCPU.share(s.elapsedS))
 }
 
+// plan is what one measurement runs.
+type plan struct {
+	pubBin, subBin   string // program names in the build directory
+	pubDesc, subDesc string // for messages
+	pubArgs, subArgs []string
+	joined           func(stderrLine string) bool // the subscriber's ready line
+	sentPrefix       string                       // starts the publisher's "sent N messages" line
+}
+
+func (b *bench) plan(k kind, size int, out string) plan {
+	pubEP, subEP := b.lab.Endpoint("epgm", b.lab.Pub(), 0), b.lab.Endpoint("epgm", b.lab.Subs()[0], 0)
+	dur, sz := b.cfg.duration.String(), strconv.Itoa(size)
+	if k == bare {
+		return plan{
+			pubBin: "barepair", subBin: "barepair", pubDesc: "barepair pub", subDesc: "barepair sub",
+			subArgs: []string{"-mode", "sub", "-endpoint", subEP, "-idle", idle.String(), "-json", out},
+			pubArgs: []string{"-mode", "pub", "-endpoint", pubEP, "-size", sz, "-duration", dur, "-warmup", warmup.String()},
+			joined: func(s string) bool {
+				return strings.HasPrefix(s, "barepair: sub ") && strings.HasSuffix(s, " joined")
+			},
+			sentPrefix: "barepair: sent ",
+		}
+	}
+	return plan{
+		pubBin: "feedpub", subBin: "feedsub", pubDesc: "feedpub", subDesc: "feedsub",
+		subArgs: []string{"--line", subEP, "--idle", idle.String(), "--json", out},
+		pubArgs: []string{"--line", pubEP, "--rate", "0", "--duration", dur, "--warmup", warmup.String(), "--size", sz},
+		joined: func(s string) bool {
+			return strings.HasPrefix(s, "feedsub: line A ") && strings.HasSuffix(s, " joined")
+		},
+		sentPrefix: "feedpub: sent ",
+	}
+}
+
 // measure runs one subscriber and one publisher of kind k and reads the
 // subscriber's result. The subscriber starts first; the publisher starts
 // once it has joined.
-func (b *bench) measure(ctx context.Context, k kind, size, run int) (sample, error) {
-	ctx, cancel := context.WithTimeout(ctx, warmup+b.cfg.duration+idle+slack)
+func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, error) {
+	limit := warmup + b.cfg.duration + idle + slack
+	ctx, cancel := context.WithTimeout(parent, limit)
 	defer cancel()
 	pubHost, subHost := b.lab.Pub(), b.lab.Subs()[0]
-	pubEP, subEP := b.lab.Endpoint("epgm", pubHost, 0), b.lab.Endpoint("epgm", subHost, 0)
 	out := filepath.Join(b.tmp, fmt.Sprintf("%s-%d-%d.json", k, size, run))
-	dur, sz := b.cfg.duration.String(), strconv.Itoa(size)
-
-	var pubBin, subBin string
-	var pubArgs, subArgs []string
-	var joined func(string) bool
-	switch k {
-	case bare:
-		pubBin, subBin = "barepair", "barepair"
-		subArgs = []string{"-mode", "sub", "-endpoint", subEP, "-idle", idle.String(), "-json", out}
-		pubArgs = []string{"-mode", "pub", "-endpoint", pubEP, "-size", sz, "-duration", dur, "-warmup", warmup.String()}
-		joined = func(s string) bool { return strings.HasPrefix(s, "barepair: sub ") && strings.HasSuffix(s, " joined") }
-	case feedbus:
-		pubBin, subBin = "feedpub", "feedsub"
-		subArgs = []string{"--line", subEP, "--idle", idle.String(), "--json", out}
-		pubArgs = []string{"--line", pubEP, "--rate", "0", "--duration", dur, "--warmup", warmup.String(), "--size", sz}
-		joined = func(s string) bool {
-			return strings.HasPrefix(s, "feedsub: line A ") && strings.HasSuffix(s, " joined")
-		}
-	}
+	os.Remove(out)
+	p := b.plan(k, size, out)
 	if b.cmds == nil {
 		b.cmds = map[kind][]string{}
 	}
-	b.cmds[k] = []string{commandLine(subHost, subBin, subArgs), commandLine(pubHost, pubBin, pubArgs)}
-
+	b.cmds[k] = []string{commandLine(subHost, p.subBin, p.subArgs), commandLine(pubHost, p.pubBin, p.pubArgs)}
 	var echo io.Writer
 	if b.cfg.verbose {
 		echo = b.stderr
 	}
-	os.Remove(out)
-	sub, err := start(ctx, b.lab, subHost, string(k)+" "+subBin, joined, echo, filepath.Join(b.bin, subBin), subArgs...)
+
+	pubUDP0, err := udpCounters(ctx, b.lab, pubHost)
+	if err != nil {
+		return sample{}, err
+	}
+	subUDP0, err := udpCounters(ctx, b.lab, subHost)
+	if err != nil {
+		return sample{}, err
+	}
+	sub, err := start(ctx, b.lab, subHost, p.subDesc, p.joined, echo, filepath.Join(b.bin, p.subBin), p.subArgs...)
 	if err != nil {
 		return sample{}, err
 	}
 	if err := sub.waitReady(joinTimeout); err != nil {
 		cancel()
 		sub.wait()
-		return sample{}, err
+		return sample{}, interrupted(parent, err)
 	}
-	pub, err := start(ctx, b.lab, pubHost, string(k)+" "+pubBin, nil, echo, filepath.Join(b.bin, pubBin), pubArgs...)
+	pub, err := start(ctx, b.lab, pubHost, p.pubDesc, nil, echo, filepath.Join(b.bin, p.pubBin), p.pubArgs...)
 	if err != nil {
 		cancel()
 		sub.wait()
-		return sample{}, err
+		return sample{}, interrupted(parent, err)
 	}
 	perr := pub.wait()
 	if perr != nil {
 		cancel() // the subscriber would wait for data that never comes
 	}
 	serr := sub.wait()
-	if err := errors.Join(perr, serr); err != nil {
+	switch {
+	case perr != nil && serr != nil:
+		return sample{}, interrupted(parent, fmt.Errorf("%w; %w", perr, serr))
+	case perr != nil:
+		return sample{}, interrupted(parent, perr)
+	case serr != nil:
+		return sample{}, interrupted(parent, serr)
+	case ctx.Err() != nil:
+		return sample{}, interrupted(parent, fmt.Errorf("did not finish within %v: %w", limit, ctx.Err()))
+	}
+	pubUDP, err := udpCounters(ctx, b.lab, pubHost)
+	if err != nil {
 		return sample{}, err
 	}
-	if err := ctx.Err(); err != nil {
+	subUDP, err := udpCounters(ctx, b.lab, subHost)
+	if err != nil {
 		return sample{}, err
 	}
 
-	s := sample{kind: k, run: run, pubCPU: pub.cpu(), subCPU: sub.cpu(), pubSecs: b.cfg.duration.Seconds()}
-	var sentLine string
-	switch k {
-	case bare:
+	s := sample{kind: k, run: run, pubCPU: pub.cpu(), subCPU: sub.cpu(), pubSecs: b.cfg.duration.Seconds(),
+		udpOut:          pubUDP["OutDatagrams"] - pubUDP0["OutDatagrams"],
+		udpIn:           subUDP["InDatagrams"] - subUDP0["InDatagrams"],
+		udpRcvbufErrors: subUDP["RcvbufErrors"] - subUDP0["RcvbufErrors"],
+	}
+	if k == bare {
 		err = readBare(out, &s)
-		sentLine = pub.line("barepair: sent ")
-		_, serr = fmt.Sscanf(sentLine, "barepair: sent %d messages", &s.sent)
-	case feedbus:
+	} else {
 		err = readFeedsub(out, size, &s)
-		sentLine = pub.line("feedpub: sent ")
-		_, serr = fmt.Sscanf(sentLine, "feedpub: sent %d messages", &s.sent)
 	}
 	if err != nil {
 		return sample{}, err
 	}
-	if serr != nil {
-		return sample{}, fmt.Errorf("%s: no message count in its stderr line %q: %w", pub.desc, sentLine, serr)
-	}
 	if s.received == 0 || s.elapsedS <= 0 {
-		return sample{}, fmt.Errorf("%s received %d messages in %.3fs; the publisher sent %d", sub.desc, s.received, s.elapsedS, s.sent)
+		return sample{}, fmt.Errorf("%s received %d messages in %.3fs", sub.desc, s.received, s.elapsedS)
+	}
+	line := pub.line(p.sentPrefix)
+	if _, err := fmt.Sscanf(line, p.sentPrefix+"%d messages", &s.sent); err != nil {
+		// Only "delivered" needs it; leave it unknown (0) rather than
+		// lose the measurement.
+		fmt.Fprintf(b.stderr, "feedbench: warning: %s printed no %q line with a message count; sent is unknown\n", pub.desc, p.sentPrefix+"N messages")
 	}
 	select {
-	case <-ctx.Done():
-		return sample{}, ctx.Err()
+	case <-parent.Done():
+		return sample{}, interrupted(parent, parent.Err())
 	case <-time.After(pause):
 	}
 	return s, nil
+}
+
+// interrupted returns a plain "interrupted" if ctx was cancelled (by a
+// signal), since the programs' failures are then just its consequence, and
+// err otherwise.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() == context.Canceled {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	return err
+}
+
+// udpCounters reads the Udp counters of /proc/net/snmp in h's namespace.
+func udpCounters(ctx context.Context, l *lab.Lab, h lab.Host) (map[string]uint64, error) {
+	out, err := l.Exec(ctx, h, "cat", "/proc/net/snmp")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f[1:]
+			continue
+		}
+		m := map[string]uint64{}
+		for i, v := range f[1:] {
+			if i < len(names) {
+				m[names[i]], _ = strconv.ParseUint(v, 10, 64)
+			}
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("no Udp counters in /proc/net/snmp of %s", h.Name)
 }
 
 // bareResult is the part of barepair -json that feedbench reads.

@@ -100,13 +100,15 @@ func (r *report) render(sr *sizeResult) string {
 	get := func(k kind, f func(sample) float64) []float64 {
 		var xs []float64
 		for _, s := range by[k] {
-			xs = append(xs, f(s))
+			if x := f(s); !math.IsNaN(x) {
+				xs = append(xs, x)
+			}
 		}
 		return xs
 	}
 	msgs := func(s sample) float64 { return s.msgsPerS }
 	mbit := func(s sample) float64 { return s.mbitPerS }
-	delivered := func(s sample) float64 { return 100 * float64(s.received) / math.Max(float64(s.sent), 1) }
+	delivered := func(s sample) float64 { return s.delivered() }
 	lost := func(s sample) float64 { return float64(s.lost) }
 
 	p("%s\n", beginMarker(sr.size))
@@ -130,12 +132,16 @@ func (r *report) render(sr *sizeResult) string {
 	p("| **feedbus / bare** | **%.2f×** | %.2f× | | |\n\n", ratio, median(get(feedbus, mbit))/median(get(bare, mbit)))
 
 	p("Runs (CPU is the share of one core over the data phase: the Go side + libzmq's I/O thread):\n\n")
-	p("| run | kind | sent | received | msgs/s | Mbit/s | lost | publisher CPU | subscriber CPU |\n")
-	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| run | kind | sent | received | msgs/s | Mbit/s | lost | publisher CPU | subscriber CPU | UDP datagrams out → in (rcvbuf drops) |\n")
+	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range sr.samples {
-		p("| %d | %s | %s | %s | %s | %.1f | %s | %s | %s |\n", s.run, s.kind,
-			thousands(float64(s.sent)), thousands(float64(s.received)), thousands(s.msgsPerS), s.mbitPerS,
-			thousands(float64(s.lost)), s.pubCPU.share(s.pubSecs), s.subCPU.share(s.elapsedS))
+		sent := "?"
+		if s.sent > 0 {
+			sent = thousands(float64(s.sent))
+		}
+		p("| %d | %s | %s | %s | %s | %.1f | %s | %s | %s | %s → %s (%s) |\n", s.run, s.kind, sent, thousands(float64(s.received)), thousands(s.msgsPerS), s.mbitPerS,
+			thousands(float64(s.lost)), s.pubCPU.share(s.pubSecs), s.subCPU.share(s.elapsedS),
+			thousands(float64(s.udpOut)), thousands(float64(s.udpIn)), thousands(float64(s.udpRcvbufErrors)))
 	}
 	p("\nCommands (programs built by `go build` from this checkout into a temporary directory; JSON written there):\n\n```\n")
 	for _, k := range []kind{bare, feedbus} {
@@ -163,14 +169,17 @@ func observe(m machine, by map[kind][]sample, ratio float64) []string {
 	var gaps, missing []string
 	for _, s := range fb {
 		gaps = append(gaps, thousands(float64(s.lost)))
-		missing = append(missing, fmt.Sprintf("%.2f%%", 100-100*float64(s.received)/math.Max(float64(s.sent), 1)))
+		missing = append(missing, pct(100-s.delivered(), 2))
 	}
-	if slices.ContainsFunc(fb, func(s sample) bool { return s.lost > 0 }) {
+	switch {
+	case slices.ContainsFunc(fb, func(s sample) bool { return s.lost > 0 }):
 		out = append(out, fmt.Sprintf("**feedbus lost data**: feedsub declared gaps of %s messages (runs in order); %s of what feedpub sent never arrived.",
 			strings.Join(gaps, ", "), strings.Join(missing, ", ")))
-	} else if slices.ContainsFunc(fb, func(s sample) bool { return s.received < s.sent }) {
+	case slices.ContainsFunc(fb, func(s sample) bool { return s.received < s.sent }):
 		out = append(out, fmt.Sprintf("feedsub declared no gaps, but %s of what feedpub sent did not arrive (runs in order).", strings.Join(missing, ", ")))
-	} else {
+	case slices.ContainsFunc(fb, func(s sample) bool { return s.sent == 0 }):
+		out = append(out, "feedsub declared no gaps (feedpub's sent count is unknown for some runs).")
+	default:
 		out = append(out, "feedbus delivered every message it sent, without gaps.")
 	}
 	for _, s := range fb {
@@ -182,9 +191,18 @@ func observe(m machine, by map[kind][]sample, ratio float64) []string {
 	if slices.ContainsFunc(by[bare], func(s sample) bool { return s.received < s.sent }) {
 		var d []string
 		for _, s := range by[bare] {
-			d = append(d, fmt.Sprintf("%.1f%%", 100*float64(s.received)/math.Max(float64(s.sent), 1)))
+			d = append(d, pct(s.delivered(), 1))
 		}
 		out = append(out, fmt.Sprintf("The bare pair delivered %s of what it sent: its publisher offers more than the path carries (the subscriber cannot tell drops at the PUB socket's high-water mark from unrepaired PGM loss).", strings.Join(d, ", ")))
+	}
+	for _, k := range []kind{bare, feedbus} {
+		var drops []string
+		for _, s := range by[k] {
+			drops = append(drops, thousands(float64(s.udpRcvbufErrors)))
+		}
+		if slices.ContainsFunc(by[k], func(s sample) bool { return s.udpRcvbufErrors > 0 }) {
+			out = append(out, fmt.Sprintf("%s: the subscriber's host dropped %s UDP datagrams for a full socket receive buffer (runs in order): the subscriber did not drain its socket fast enough, and PGM had to repair or lose them.", k, strings.Join(drops, ", ")))
+		}
 	}
 	switch {
 	case ratio < 0.5:
@@ -227,6 +245,15 @@ func observe(m machine, by map[kind][]sample, ratio float64) []string {
 	return out
 }
 
+// delivered is the percentage of the messages sent that arrived, NaN if
+// the publisher's count is unknown.
+func (s sample) delivered() float64 {
+	if s.sent == 0 {
+		return math.NaN()
+	}
+	return 100 * float64(s.received) / float64(s.sent)
+}
+
 // share renders c as shares of one core over secs seconds.
 func (c cpuTime) share(secs float64) string {
 	if secs <= 0 {
@@ -260,7 +287,15 @@ func stat(xs []float64, f func(float64) string) string {
 }
 
 func oneDecimal(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
-func percent(x float64) string    { return strconv.FormatFloat(x, 'f', 1, 64) + "%" }
+func percent(x float64) string    { return pct(x, 1) }
+
+// pct renders a percentage with prec decimals, "?" for NaN.
+func pct(x float64, prec int) string {
+	if math.IsNaN(x) {
+		return "?"
+	}
+	return strconv.FormatFloat(x, 'f', prec, 64) + "%"
+}
 
 // thousands renders x rounded, with commas between groups of three digits.
 func thousands(x float64) string {

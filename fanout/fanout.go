@@ -1,0 +1,558 @@
+package fanout
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/feedbus/feedbus/affinity"
+	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/snail"
+)
+
+// symKey is a symbol as a comparable value: its length and its bytes,
+// zero-padded, so it can key a map without allocating a string.
+type symKey struct {
+	n uint8
+	b [bus.MaxSymbolLen]byte
+}
+
+func (k *symKey) String() string { return string(k.b[:k.n]) }
+
+// item is one message as it sits in a worker queue. It has a fixed size
+// and no pointers, so a queue is a single allocation the GC never scans,
+// and the symbol is a copy: the decoded message's Symbol aliases the frame
+// buffer the receive loop reuses. doc.go states its size; a test checks it.
+type item struct {
+	seq      uint64
+	sendTime int64 // publisher's clock, from the frame header
+	recvTime int64 // the receive loop's now at Dispatch
+	bidPrice int64
+	askPrice int64
+	price    int64
+	bidSize  uint32
+	askSize  uint32
+	size     uint32
+	kind     bus.Kind
+	side     bus.Side
+	key      symKey
+}
+
+func (it *item) set(m *bus.Message, seq uint64, sendTime, now int64) {
+	it.seq = seq
+	it.sendTime = sendTime
+	it.recvTime = now
+	it.bidPrice, it.askPrice = m.BidPrice, m.AskPrice
+	it.bidSize, it.askSize = m.BidSize, m.AskSize
+	it.price, it.size, it.side = m.Price, m.Size, m.Side
+	it.kind = m.Kind
+	it.key.n = uint8(len(m.Symbol))
+	it.key.b = [bus.MaxSymbolLen]byte{}
+	copy(it.key.b[:], m.Symbol)
+}
+
+// Fanout hands the receive loop's messages to worker goroutines, sharded
+// by symbol. See the package documentation for the rules of use.
+type Fanout struct {
+	cfg     Config
+	now     func() int64
+	work    time.Duration
+	hook    func(worker int) // tests: called when a worker has taken a message
+	workers []*worker
+
+	closed  atomic.Bool // no more Dispatch; workers drain and exit
+	abandon atomic.Bool // workers exit without draining
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+// cacheLine separates fields written by different goroutines.
+type cacheLine [64]byte
+
+type worker struct {
+	// Immutable once the worker runs.
+	id    int
+	f     *Fanout
+	buf   []item
+	wake  chan struct{} // one token: "look again"
+	conf  *conflator    // nil under Drop
+	probe *snail.Probe  // nil without a Detector
+	cpu   int           // -1 when not pinned
+	tid   int           // OS thread id when pinned, else 0
+
+	_ cacheLine
+	// Written only by Dispatch (the receive loop).
+	tail       atomic.Uint64 // messages ever enqueued; publishes buf slots
+	tailN      uint64        // tail, unpublished copy
+	tailIdx    int           // tailN % len(buf)
+	headCache  uint64        // a head value read earlier; never ahead of head
+	qmax       uint64        // queueMax, unpublished copy
+	dispatched atomic.Uint64
+	dropped    atomic.Uint64
+	conflated  atomic.Uint64
+	queueMax   atomic.Uint64
+
+	_ cacheLine
+	// Set by the worker before it sleeps, cleared by whoever wakes it.
+	sleeping atomic.Bool
+
+	_ cacheLine
+	// Written only by the worker goroutine.
+	head      atomic.Uint64 // messages ever taken; frees buf slots
+	headN     uint64
+	headIdx   int
+	tailCache uint64 // a tail value read earlier; never ahead of tail
+	processed atomic.Uint64
+	abandoned atomic.Uint64
+	maxLag    atomic.Int64
+	maxWait   atomic.Int64
+	lagMax    int64 // maxLag, unpublished copy
+	waitMax   int64
+	seen      bool   // lagMax and waitMax are set
+	reported  uint64 // drops already reported to the probe
+
+	_ cacheLine
+	mu    sync.Mutex // guards books against Books
+	books map[symKey]*book
+}
+
+// New validates cfg, allocates every queue in full, starts the workers and,
+// if cfg.PinCPUs is set, waits until each has pinned its thread. On error
+// no goroutine is left running.
+func New(cfg Config) (*Fanout, error) { return newFanout(cfg, nil) }
+
+func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f := &Fanout{cfg: cfg, now: cfg.Now, work: cfg.Work, hook: hook}
+	if f.now == nil {
+		f.now = func() int64 { return time.Now().UnixNano() }
+	}
+	f.workers = make([]*worker, cfg.Workers)
+	for i := range f.workers {
+		w := &worker{
+			id:    i,
+			f:     f,
+			buf:   make([]item, cfg.queueLen()),
+			wake:  make(chan struct{}, 1),
+			cpu:   -1,
+			books: make(map[symKey]*book),
+		}
+		if cfg.Overflow == Conflate {
+			w.conf = newConflator()
+		}
+		if len(cfg.PinCPUs) > 0 {
+			w.cpu = cfg.PinCPUs[i]
+		}
+		f.workers[i] = w
+	}
+	ready := make(chan error, len(f.workers))
+	start := make(chan struct{})
+	for _, w := range f.workers {
+		f.wg.Add(1)
+		go w.run(ready, start)
+	}
+	var err error
+	for range f.workers {
+		if e := <-ready; e != nil && err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		f.closed.Store(true)
+		close(start)
+		f.wg.Wait()
+		return nil, err
+	}
+	// Probes are registered only once every worker is up, so a failed New
+	// leaves none behind; close(start) publishes them to the workers.
+	if cfg.Detector != nil {
+		for _, w := range f.workers {
+			w.probe = cfg.Detector.Probe("worker " + strconv.Itoa(w.id))
+		}
+	}
+	close(start)
+	return f, nil
+}
+
+// Shard returns the worker, in [0, workers), that Dispatch gives symbol
+// to: FNV-1a (32 bit) of its bytes modulo workers.
+func Shard(symbol []byte, workers int) int {
+	if workers <= 1 {
+		return 0
+	}
+	return int(fnv1a(symbol) % uint32(workers))
+}
+
+func fnv1a(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+// Dispatch copies m (with its sequence number, the frame's send time and
+// the receive loop's now, all ns since the epoch) into the queue of the
+// worker that owns m's symbol. It never blocks and allocates nothing once
+// every symbol has been seen. When that queue is full the message is
+// dropped or conflated according to Config.Overflow. A message after Close,
+// or with an empty symbol or one longer than bus.MaxSymbolLen (which
+// bus.Decode never yields), is dropped.
+//
+// Only one goroutine, the receive loop, may call Dispatch.
+func (f *Fanout) Dispatch(m *bus.Message, seq uint64, sendTime, now int64) {
+	w := f.workers[0]
+	if len(f.workers) > 1 {
+		w = f.workers[fnv1a(m.Symbol)%uint32(len(f.workers))]
+	}
+	// Single writer: a plain load and store, no locked instruction.
+	w.dispatched.Store(w.dispatched.Load() + 1)
+	if len(m.Symbol) == 0 || len(m.Symbol) > bus.MaxSymbolLen || f.closed.Load() {
+		w.dropped.Store(w.dropped.Load() + 1)
+		return
+	}
+	if w.conf != nil && w.conf.pending.Load() > 0 {
+		// Older updates are waiting in the conflation slots, and the worker
+		// applies those after its queue: queueing this one would let it
+		// overtake them. Everything goes to the slots until they are empty.
+		w.conflate(m, seq, sendTime, now)
+		return
+	}
+	it := w.reserve()
+	if it == nil {
+		if w.conf != nil {
+			w.conflate(m, seq, sendTime, now)
+			return
+		}
+		// The worker reports the drop to its probe when it next takes a
+		// message: a full queue means it has one to take.
+		w.dropped.Store(w.dropped.Load() + 1)
+		return
+	}
+	it.set(m, seq, sendTime, now)
+	w.commit()
+}
+
+// reserve returns the free slot at the tail of the queue, or nil if the
+// queue is full, and keeps the high-water mark. It reads head, a cache
+// line the worker writes, only when the stale headCache says the queue is
+// full or would set a new high-water mark.
+func (w *worker) reserve() *item {
+	size := uint64(len(w.buf))
+	depth := w.tailN - w.headCache // an upper bound on the true depth
+	if depth >= size {
+		w.headCache = w.head.Load()
+		depth = w.tailN - w.headCache
+		if depth >= size {
+			return nil
+		}
+	}
+	if depth+1 > w.qmax {
+		w.headCache = w.head.Load()
+		if depth = w.tailN - w.headCache; depth+1 > w.qmax {
+			w.qmax = depth + 1
+			w.queueMax.Store(w.qmax)
+		}
+	}
+	return &w.buf[w.tailIdx]
+}
+
+// commit publishes the slot reserve returned and wakes the worker if it
+// sleeps.
+func (w *worker) commit() {
+	w.tailN++
+	w.tail.Store(w.tailN)
+	if w.tailIdx++; w.tailIdx == len(w.buf) {
+		w.tailIdx = 0
+	}
+	w.signal()
+}
+
+// signal wakes the worker if it announced it would sleep. The worker
+// stores sleeping and then loads tail (and pending); Dispatch stores tail
+// (or pending) and then loads sleeping. Go's atomics are sequentially
+// consistent, so at least one side sees the other: no lost wake-up.
+func (w *worker) signal() {
+	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {
+		select {
+		case w.wake <- struct{}{}:
+		default: // a token is already waiting
+		}
+	}
+}
+
+func (w *worker) conflate(m *bus.Message, seq uint64, sendTime, now int64) {
+	var it item
+	it.set(m, seq, sendTime, now)
+	if w.conf.put(&it) {
+		w.conflated.Store(w.conflated.Load() + 1)
+	}
+	w.signal()
+}
+
+// Close stops accepting messages, lets every worker finish what is queued
+// (queues and conflation slots), and waits for the worker goroutines to
+// exit. It must not run concurrently with Dispatch: call it once the
+// receive loop has stopped. It is idempotent and safe from any goroutine;
+// a second call waits for the first to finish.
+func (f *Fanout) Close() {
+	f.once.Do(func() {
+		f.closed.Store(true)
+		for _, w := range f.workers {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+		f.wg.Wait()
+	})
+}
+
+// Stop is Close without the drain: each worker finishes the message in
+// hand and exits, and what it leaves queued is counted in
+// WorkerStats.Abandoned. After a Close has finished, Stop does nothing.
+func (f *Fanout) Stop() {
+	f.abandon.Store(true)
+	f.Close()
+}
+
+// WorkerTIDs returns the OS thread id of each worker, in worker order, for
+// workers pinned with Config.PinCPUs; an unpinned worker has no fixed
+// thread and shows 0. A pinned thread exits with its worker.
+func (f *Fanout) WorkerTIDs() []int {
+	tids := make([]int, len(f.workers))
+	for i, w := range f.workers {
+		tids[i] = w.tid
+	}
+	return tids
+}
+
+// Workers returns the number of workers.
+func (f *Fanout) Workers() int { return len(f.workers) }
+
+// Config returns the configuration in effect (QueueLen resolved).
+func (f *Fanout) Config() Config {
+	c := f.cfg
+	c.QueueLen = c.queueLen()
+	return c
+}
+
+// run is the worker goroutine.
+func (w *worker) run(ready chan<- error, start <-chan struct{}) {
+	defer w.f.wg.Done()
+	if w.cpu >= 0 {
+		set, err := affinity.NewCPUSet(w.cpu)
+		if err == nil {
+			// The restore func is dropped on purpose: the goroutine stays
+			// locked to its pinned thread, and when it exits the runtime
+			// ends that thread instead of reusing it with our mask.
+			_, err = affinity.PinCurrentThread(set)
+		}
+		if err != nil {
+			ready <- err
+			return
+		}
+		w.tid = gettid()
+	}
+	ready <- nil
+	<-start
+	w.loop()
+}
+
+func (w *worker) loop() {
+	f := w.f
+	var it item
+	var slot cslot
+	for {
+		if f.abandon.Load() {
+			w.abandonQueued()
+			break
+		}
+		if w.pop(&it) {
+			w.handle(&it)
+			continue
+		}
+		if w.conf != nil && w.conf.take(&slot) {
+			w.handleSlot(&slot)
+			continue
+		}
+		if f.closed.Load() {
+			// Every Dispatch happened before Close, so once closed is seen
+			// one more look finds anything still unseen.
+			if w.hasWork() {
+				continue
+			}
+			break
+		}
+		w.sleeping.Store(true)
+		if w.hasWork() || f.closed.Load() || f.abandon.Load() {
+			w.sleeping.Store(false)
+			continue
+		}
+		<-w.wake
+		w.sleeping.Store(false)
+	}
+	if w.probe != nil {
+		w.reportDrops(f.now())
+	}
+}
+
+func (w *worker) hasWork() bool {
+	return w.tail.Load() != w.headN || (w.conf != nil && w.conf.pending.Load() > 0)
+}
+
+// pop copies the message at the head of the queue into dst and frees its
+// slot.
+func (w *worker) pop(dst *item) bool {
+	if w.headN == w.tailCache {
+		w.tailCache = w.tail.Load()
+		if w.headN == w.tailCache {
+			return false
+		}
+	}
+	*dst = w.buf[w.headIdx]
+	if w.headIdx++; w.headIdx == len(w.buf) {
+		w.headIdx = 0
+	}
+	w.headN++
+	w.head.Store(w.headN)
+	return true
+}
+
+// handleSlot applies a symbol's conflated quote and trade in sequence
+// order, so the symbol's messages stay in order.
+func (w *worker) handleSlot(s *cslot) {
+	a, b := &s.q, &s.t
+	hasA, hasB := s.hasQ, s.hasT
+	if hasA && hasB && b.seq < a.seq {
+		a, b = b, a
+	}
+	if hasA {
+		w.handle(a)
+	}
+	if hasB {
+		w.handle(b)
+	}
+}
+
+// handle processes one message the worker has just taken.
+func (w *worker) handle(it *item) {
+	f := w.f
+	now := f.now()
+	if w.probe != nil {
+		w.probe.Observe(now, it.sendTime)
+		w.reportDrops(now)
+	}
+	lag, wait := now-it.sendTime, now-it.recvTime
+	if !w.seen || lag > w.lagMax {
+		w.lagMax = lag
+		w.maxLag.Store(lag)
+	}
+	if !w.seen || wait > w.waitMax {
+		w.waitMax = wait
+		w.maxWait.Store(wait)
+	}
+	w.seen = true
+	if f.hook != nil {
+		f.hook(w.id)
+	}
+	if f.work > 0 {
+		simulateWork(f.work)
+	}
+	w.mu.Lock()
+	b := w.books[it.key]
+	if b == nil {
+		b = newBook(&it.key, w.id)
+		w.books[it.key] = b
+	}
+	b.apply(it)
+	w.mu.Unlock()
+	w.processed.Store(w.processed.Load() + 1)
+}
+
+// reportDrops passes the drops Dispatch counted since the last report to
+// the probe, as seen at now.
+func (w *worker) reportDrops(now int64) {
+	if d := w.dropped.Load(); d != w.reported {
+		w.probe.Drop(now, int(d-w.reported))
+		w.reported = d
+	}
+}
+
+// abandonQueued counts what Stop leaves in the queue and the slots.
+func (w *worker) abandonQueued() {
+	n := w.tail.Load() - w.headN
+	if w.conf != nil {
+		n += w.conf.discard()
+	}
+	w.abandoned.Store(n)
+}
+
+// simulateWork spends d: spinning when short, since a sleep's wake-up
+// latency would dwarf it, sleeping otherwise.
+func simulateWork(d time.Duration) {
+	if d >= spinLimit {
+		time.Sleep(d)
+		return
+	}
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
+// WorkerStats are one worker's counters.
+type WorkerStats struct {
+	Worker int `json:"worker"`
+	// CPU is the CPU the worker is pinned to, -1 if none.
+	CPU int `json:"cpu"`
+	// Dispatched counts every message Dispatch gave this worker. Once
+	// Close has returned, Dispatched = Processed + Dropped + Conflated +
+	// Abandoned.
+	Dispatched uint64 `json:"dispatched"`
+	Processed  uint64 `json:"processed"`
+	// Dropped: discarded on a full queue (Drop policy), or after Close.
+	Dropped uint64 `json:"dropped"`
+	// Conflated: overwritten in a conflation slot by a newer update of the
+	// same symbol and kind before the worker took it (Conflate policy).
+	Conflated uint64 `json:"conflated"`
+	// Abandoned: left queued by Stop.
+	Abandoned uint64 `json:"abandoned,omitempty"`
+	// MaxLagUs is the largest now − send time, in µs, where the worker
+	// took a message: network, queueing and clock offset together.
+	MaxLagUs float64 `json:"max_lag_us"`
+	// MaxQueueUs is the largest time, in µs, from Dispatch to the worker
+	// taking the message: the queueing part of the lag alone.
+	MaxQueueUs float64 `json:"max_queue_us"`
+	// QueueMax is the queue's high-water mark in messages, QueueLen its
+	// capacity.
+	QueueMax int `json:"queue_max"`
+	QueueLen int `json:"queue_len"`
+}
+
+// Stats returns every worker's counters. It is safe from any goroutine;
+// each counter is read atomically, but a worker may move on between two.
+func (f *Fanout) Stats() []WorkerStats {
+	out := make([]WorkerStats, len(f.workers))
+	for i, w := range f.workers {
+		s := WorkerStats{
+			Worker:     w.id,
+			CPU:        w.cpu,
+			Dispatched: w.dispatched.Load(),
+			Processed:  w.processed.Load(),
+			Dropped:    w.dropped.Load(),
+			Conflated:  w.conflated.Load(),
+			Abandoned:  w.abandoned.Load(),
+			QueueMax:   int(w.queueMax.Load()),
+			QueueLen:   len(w.buf),
+		}
+		if s.Processed > 0 {
+			s.MaxLagUs = float64(w.maxLag.Load()) / 1e3
+			s.MaxQueueUs = float64(w.maxWait.Load()) / 1e3
+		}
+		out[i] = s
+	}
+	return out
+}

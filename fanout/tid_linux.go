@@ -1,0 +1,5 @@
+package fanout
+
+import "syscall"
+
+func gettid() int { return syscall.Gettid() }
