@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
@@ -23,6 +25,12 @@ type config struct {
 	size       int
 	symbols    int
 	frameBytes int
+	maxDelay   time.Duration
+	compress   string
+	codec      bus.Codec
+	zstdDict   string
+	trainDict  string
+	dictSize   int
 	heartbeat  time.Duration
 	warmup     time.Duration
 	linger     time.Duration
@@ -42,6 +50,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.size, "size", 64, "bytes per market message on the wire, padding included (its natural size if smaller)")
 	fs.IntVar(&c.symbols, "symbols", 100, "number of symbols in the synthetic feed")
 	fs.IntVar(&c.frameBytes, "frame-bytes", 1400, "frame budget in bytes: messages are batched into frames up to this size (1400 fits one PGM TPDU)")
+	fs.DurationVar(&c.maxDelay, "max-delay", 50*time.Microsecond, "longest a message waits in a frame for more to fill it; a frame goes out at once when the next message is due later")
+	fs.StringVar(&c.compress, "compress", "none", "frame body compression: none, s2 or zstd")
+	fs.StringVar(&c.zstdDict, "zstd-dict", "", "zstd dictionary file (see --train-dict); subscribers need the same file")
+	fs.StringVar(&c.trainDict, "train-dict", "", "train a zstd dictionary on the synthetic feed (--symbols, --size), write it to this file and exit")
+	fs.IntVar(&c.dictSize, "dict-size", 16<<10, "size of the dictionary --train-dict builds, in bytes")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 500*time.Millisecond, "send a heartbeat after this long without data")
 	fs.DurationVar(&c.warmup, "warmup", 0, "send only heartbeats for this long before data, so subscribers can join the session")
 	fs.DurationVar(&c.linger, "linger", 2*time.Second, "after the last message keep heartbeating this long so PGM can repair losses")
@@ -56,7 +69,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := cli.Parse(fs, args, stderr); err != nil {
 		return nil, err
 	}
+	codec, err := bus.ParseCodec(c.compress)
+	if err != nil {
+		return nil, cli.Usagef("--compress %q: want none, s2 or zstd", c.compress)
+	}
+	c.codec = codec
 	switch {
+	case c.trainDict != "":
+		if c.dictSize < 256 || c.dictSize > 1<<20 {
+			return nil, cli.Usagef("--dict-size %d: want 256 to 1048576 bytes", c.dictSize)
+		}
+		return c, nil
+	case c.zstdDict != "" && c.codec != bus.CodecZstd:
+		return nil, cli.Usagef("--zstd-dict needs --compress zstd")
+	case c.maxDelay < 0:
+		return nil, cli.Usagef("--max-delay %v must not be negative", c.maxDelay)
 	case len(c.lines) == 0:
 		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")
 	case c.rate < 0:
@@ -83,6 +110,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	src, err := synth.New(c.symbols, c.size, c.seed)
+	if err != nil {
+		return cli.UsageError{Err: err}
+	}
+	if c.trainDict != "" {
+		return trainDictionary(c, src, stderr)
+	}
+	var dictionary []byte
+	if c.zstdDict != "" {
+		if dictionary, err = os.ReadFile(c.zstdDict); err != nil {
+			return cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
+		}
+	}
+	comp, err := bus.NewCompressor(c.codec, dictionary)
 	if err != nil {
 		return cli.UsageError{Err: err}
 	}
@@ -120,13 +160,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for i, e := range pub.Lines() {
 		fmt.Fprintf(stderr, "feedpub: line %s %s session %016x\n", bus.LineName(i), e, session)
 	}
-	p := &publisher{cfg: c, pub: pub, src: src, hdr: bus.Header{Session: session, Stream: uint32(c.stream), FirstSeq: 1}}
+	for _, w := range rateWarnings(c) {
+		logf("%s", w)
+	}
+	p := &publisher{cfg: c, pub: pub, src: src, comp: comp, hdr: bus.Header{Session: session, Stream: uint32(c.stream), FirstSeq: 1}}
 	if err := p.loop(ctx); err != nil {
 		return err
 	}
 	elapsed := p.lastData.Sub(p.firstData).Seconds()
-	fmt.Fprintf(stderr, "feedpub: sent %d messages in %d frames (and %d heartbeats) in %.2fs, %.0f msg/s\n",
-		p.messages, p.frames, p.heartbeats, elapsed, float64(p.messages)/max(elapsed, 1e-9))
+	fmt.Fprintf(stderr, "feedpub: sent %d messages in %d frames (%.1f a frame, %d bytes on the wire) and %d heartbeats in %.2fs, %.0f msg/s\n",
+		p.messages, p.frames, float64(p.messages)/max(float64(p.frames), 1), p.wireBytes, p.heartbeats, elapsed, float64(p.messages)/max(elapsed, 1e-9))
 	return nil
 }
 
@@ -150,6 +193,9 @@ type publisher struct {
 	w   bus.FrameWriter
 	msg bus.Message
 
+	comp       *bus.Compressor
+	frameStart time.Time // when the frame in progress got its first message
+	wireBytes  uint64    // bytes of data frames sent, after compression
 	lastSend   time.Time
 	firstData  time.Time // first data frame sent
 	lastData   time.Time // last data frame sent
@@ -158,8 +204,10 @@ type publisher struct {
 	heartbeats uint64
 }
 
-// loop paces the feed: it sleeps until messages are due, then sends what
-// is due in frames filled up to the budget, heartbeating while idle.
+// loop paces the feed. It sleeps until messages are due, then packs what
+// is due into the frame in progress. A frame goes out when it is full, or
+// when holding it for the next message would exceed --max-delay: at low
+// rates every message leaves at once, at high rates frames fill up.
 func (p *publisher) loop(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -194,26 +242,46 @@ func (p *publisher) loop(ctx context.Context) error {
 		}
 		n := batch
 		if p.cfg.count > 0 {
-			left := p.cfg.count - p.messages
+			left := p.cfg.count - pacer.Total()
 			if left == 0 {
 				break
 			}
 			n = int(min(uint64(n), left))
 		}
 		n, wait := pacer.Due(now, n)
-		if n == 0 {
-			if now.Sub(p.lastSend) >= p.cfg.heartbeat {
-				if err := p.sendHeartbeat(now); err != nil {
+		if n > 0 {
+			if err := p.addMessages(n, now); err != nil {
+				return err
+			}
+			pacer.Sent(n)
+			if _, wait = pacer.Due(now, 1); wait == 0 {
+				continue // more are due already: keep filling
+			}
+		}
+		if p.w.Count() > 0 {
+			// Hold the frame only if the next message comes before its deadline.
+			deadline := p.frameStart.Add(p.cfg.maxDelay)
+			if !now.Add(wait).Before(deadline) {
+				if err := p.flush(); err != nil {
 					return err
 				}
+			} else {
+				sleep(deadline.Sub(now))
+				continue
 			}
-			sleep(min(wait, p.cfg.heartbeat))
-			continue
+		} else if now.Sub(p.lastSend) >= p.cfg.heartbeat {
+			if err := p.sendHeartbeat(now); err != nil {
+				return err
+			}
 		}
-		if err := p.sendMessages(n); err != nil {
+		if wait > 0 {
+			sleep(min(wait, p.cfg.heartbeat))
+		}
+	}
+	if p.w.Count() > 0 {
+		if err := p.flush(); err != nil {
 			return err
 		}
-		pacer.Sent(n)
 	}
 	if ctx.Err() != nil {
 		return nil
@@ -231,28 +299,33 @@ func (p *publisher) loop(ctx context.Context) error {
 	return nil
 }
 
-func (p *publisher) sendMessages(n int) error {
-	p.hdr.Flags = 0
-	p.w.Begin(&p.hdr)
+// addMessages adds n messages to the frame in progress, sending frames as
+// they fill up.
+func (p *publisher) addMessages(n int, now time.Time) error {
 	for i := 0; i < n; i++ {
 		p.src.Next(&p.msg)
 		if p.w.Count() > 0 && p.w.Len()+p.msg.EncodedLen() > p.cfg.frameBytes {
 			if err := p.flush(); err != nil {
 				return err
 			}
+		}
+		if p.w.Count() == 0 {
+			p.hdr.Flags = 0
 			p.w.Begin(&p.hdr)
+			p.frameStart = now
 		}
 		if err := p.w.Add(&p.msg); err != nil {
 			return err
 		}
 	}
-	return p.flush()
+	return nil
 }
 
-// flush stamps and sends the frame in progress and moves the sequence on.
+// flush stamps, compresses and sends the frame in progress and moves the
+// sequence on.
 func (p *publisher) flush() error {
 	now := time.Now()
-	frame := p.w.Finish(now.UnixNano())
+	frame := p.comp.Compress(p.w.Finish(now.UnixNano()))
 	if err := p.pub.Send(frame); err != nil {
 		return err
 	}
@@ -261,8 +334,10 @@ func (p *publisher) flush() error {
 	}
 	p.lastSend, p.lastData = now, now
 	p.frames++
+	p.wireBytes += uint64(len(frame))
 	p.messages += uint64(p.w.Count())
 	p.hdr.FirstSeq += uint64(p.w.Count())
+	p.w.Begin(&p.hdr) // empty: Count() is 0 until the next Add
 	return nil
 }
 
@@ -275,5 +350,55 @@ func (p *publisher) sendHeartbeat(now time.Time) error {
 	}
 	p.lastSend = now
 	p.heartbeats++
+	return nil
+}
+
+// rateWarnings says when PGM's rate limit, not --rate, will set the pace.
+func rateWarnings(c *config) []string {
+	size := max(c.size, 40)
+	perFrame := max(1, (c.frameBytes-bus.HeaderLen)/size)
+	// Wire bytes per message: its share of the frame header and of the
+	// PGM, UDP and IP headers (about 60 bytes a packet).
+	perMsg := float64(size) + float64(bus.HeaderLen+60)/float64(perFrame)
+	ceiling := float64(c.socket.Rate) * 1000 / 8 / perMsg
+	switch {
+	case c.rate == 0:
+		return []string{fmt.Sprintf("--rate 0: --pgm-rate %d kbit/s caps the feed at about %.0f msg/s of %d bytes (uncompressed)", c.socket.Rate, ceiling, size)}
+	case c.rate > ceiling:
+		return []string{fmt.Sprintf("--rate %.0f msg/s of %d bytes needs about %.0f kbit/s, above --pgm-rate %d kbit/s: PGM will hold the feed to about %.0f msg/s",
+			c.rate, size, c.rate*perMsg*8/1000, c.socket.Rate, ceiling)}
+	}
+	return nil
+}
+
+// trainDictionary builds a zstd dictionary from frames of the synthetic
+// feed as this configuration would send them.
+func trainDictionary(c *config, src *synth.Source, stderr io.Writer) error {
+	var w bus.FrameWriter
+	var m bus.Message
+	var frames [][]byte
+	seq := uint64(1)
+	for len(frames) < 2000 {
+		w.Begin(&bus.Header{Session: 1, Stream: uint32(c.stream), FirstSeq: seq})
+		for {
+			src.Next(&m)
+			if w.Count() > 0 && w.Len()+m.EncodedLen() > c.frameBytes {
+				break
+			}
+			if err := w.Add(&m); err != nil {
+				return err
+			}
+		}
+		seq += uint64(w.Count())
+		frames = append(frames, bytes.Clone(w.Finish(0)))
+	}
+	d, err := bus.TrainDictionary(frames, c.dictSize)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.trainDict, d, 0o644); err != nil {
+		return fmt.Errorf("writing dictionary: %w", err)
+	}
+	fmt.Fprintf(stderr, "feedpub: wrote a %d-byte zstd dictionary trained on %d frames to %s\n", len(d), len(frames), c.trainDict)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
@@ -24,6 +25,7 @@ type config struct {
 	gapWait  time.Duration
 	gapFlag  cli.AutoDuration
 	rejoin   time.Duration
+	dicts    cli.Strings
 	socket   cli.Socket
 	affinity cli.Affinity
 }
@@ -38,6 +40,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
 	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")
+	fs.Var(&c.dicts, "zstd-dict", "zstd dictionary file the publisher compresses with, repeatable")
 	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers (0 = never)")
 	c.socket.Register(fs, "receive")
 	c.affinity.Register(fs)
@@ -82,6 +85,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.affinity.ShowPlan() {
 		return place.Print(stdout)
 	}
+	var dicts [][]byte
+	for _, path := range c.dicts {
+		d, err := os.ReadFile(path)
+		if err != nil {
+			return cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
+		}
+		dicts = append(dicts, d)
+	}
+	dec, err := bus.NewDecoder(dicts...)
+	if err != nil {
+		return cli.UsageError{Err: err}
+	}
+	defer dec.Close()
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "feedsub: warning: "+format+"\n", args...) }
 	for _, w := range place.Warnings {
 		logf("%s", w)
@@ -104,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
 	}
 
-	r := newReceiver(c, sub, stderr)
+	r := newReceiver(c, sub, dec, stderr)
 	r.loop(ctx)
 	s := r.summary()
 	if c.json != "" {
@@ -121,6 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type receiver struct {
 	cfg     *config
 	sub     *bus.Subscriber
+	dec     *bus.Decoder
 	status  io.Writer
 	tracker *bus.Tracker
 	lat     *latency.Recorder
@@ -150,10 +167,11 @@ type lineState struct {
 	rejoins   uint64
 }
 
-func newReceiver(c *config, sub *bus.Subscriber, status io.Writer) *receiver {
+func newReceiver(c *config, sub *bus.Subscriber, dec *bus.Decoder, status io.Writer) *receiver {
 	r := &receiver{
 		cfg:     c,
 		sub:     sub,
+		dec:     dec,
 		status:  status,
 		tracker: bus.NewTracker(c.gapWait),
 		lat:     latency.New(),
@@ -257,7 +275,7 @@ func orOK(err error) any {
 // handle is the per-frame path: decode, arbitrate, record. It allocates
 // nothing for a good frame.
 func (r *receiver) handle(b []byte, line int, now time.Time) {
-	if err := bus.Decode(b, &r.frame); err != nil {
+	if err := r.dec.Decode(b, &r.frame); err != nil {
 		r.malformed++
 		r.lastMalformed = err
 		return
