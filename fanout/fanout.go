@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -67,8 +68,9 @@ type Fanout struct {
 	wg      sync.WaitGroup
 }
 
-// cacheLine separates fields written by different goroutines.
-type cacheLine [64]byte
+// cacheLine separates fields written by different goroutines: two 64-byte
+// lines, since Intel's spatial prefetcher fetches lines in pairs.
+type cacheLine [128]byte
 
 type worker struct {
 	// Immutable once the worker runs.
@@ -112,7 +114,7 @@ type worker struct {
 	seen      bool   // lagMax and waitMax are set
 	reported  uint64 // drops already reported to the probe
 
-	_ cacheLine
+	_     cacheLine
 	mu    sync.Mutex // guards books against Books
 	books map[symKey]*book
 }
@@ -126,6 +128,7 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.PinCPUs = slices.Clone(cfg.PinCPUs)
 	f := &Fanout{cfg: cfg, now: cfg.Now, work: cfg.Work, hook: hook}
 	if f.now == nil {
 		f.now = func() int64 { return time.Now().UnixNano() }
@@ -322,7 +325,8 @@ func (f *Fanout) Stop() {
 
 // WorkerTIDs returns the OS thread id of each worker, in worker order, for
 // workers pinned with Config.PinCPUs; an unpinned worker has no fixed
-// thread and shows 0. A pinned thread exits with its worker.
+// thread and shows 0. The ids stay valid until Close or Stop, which
+// restore each thread's affinity mask and hand it back to the runtime.
 func (f *Fanout) WorkerTIDs() []int {
 	tids := make([]int, len(f.workers))
 	for i, w := range f.workers {
@@ -346,16 +350,21 @@ func (w *worker) run(ready chan<- error, start <-chan struct{}) {
 	defer w.f.wg.Done()
 	if w.cpu >= 0 {
 		set, err := affinity.NewCPUSet(w.cpu)
+		var restore func() error
 		if err == nil {
-			// The restore func is dropped on purpose: the goroutine stays
-			// locked to its pinned thread, and when it exits the runtime
-			// ends that thread instead of reusing it with our mask.
-			_, err = affinity.PinCurrentThread(set)
+			restore, err = affinity.PinCurrentThread(set)
 		}
 		if err != nil {
 			ready <- err
 			return
 		}
+		// Put the thread's mask back and unlock it on the way out, so the
+		// runtime can reuse it like any other. Letting the thread die with
+		// the goroutine instead does not work when the goroutine happens
+		// to be on the main thread: Go never ends that thread, it parks it,
+		// still pinned. If restoring fails, restore leaves the goroutine
+		// locked and the runtime discards (or parks) the thread.
+		defer restore()
 		w.tid = gettid()
 	}
 	ready <- nil

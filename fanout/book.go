@@ -1,0 +1,243 @@
+package fanout
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/feedbus/feedbus/bus"
+)
+
+// Book is the last-value book of one symbol, as kept by the worker that
+// owns it. Prices are fixed point in units of 1/bus.PriceScale.
+type Book struct {
+	Symbol string `json:"symbol"`
+	Worker int    `json:"worker"`
+	// Best bid and offer: the last quote's.
+	BidPrice int64  `json:"bid_price"`
+	BidSize  uint32 `json:"bid_size"`
+	AskPrice int64  `json:"ask_price"`
+	AskSize  uint32 `json:"ask_size"`
+	// The last trade.
+	LastPrice int64    `json:"last_price"`
+	LastSize  uint32   `json:"last_size"`
+	LastSide  bus.Side `json:"last_side"`
+	// Volume is the sum of trade sizes; VWAP the volume-weighted average
+	// trade price in price units (0 before the first trade), computed from
+	// an exact 128-bit sum of price × size.
+	Volume uint64  `json:"volume"`
+	VWAP   float64 `json:"vwap"`
+	// Messages = Quotes + Trades (+ any message of another kind).
+	Messages uint64 `json:"messages"`
+	Quotes   uint64 `json:"quotes"`
+	Trades   uint64 `json:"trades"`
+	// LastSeq is the sequence number of the last message applied.
+	LastSeq uint64 `json:"last_seq"`
+	// OutOfOrder counts messages whose sequence number was not above the
+	// previous one's: always 0 unless the symbol's order was broken.
+	OutOfOrder uint64 `json:"out_of_order"`
+}
+
+// book is a Book as the worker updates it. doc.go states its size; a test
+// checks it.
+type book struct {
+	Book
+	// notional is Σ price × size as a 128-bit two's complement integer:
+	// one product alone can exceed int64 (price 1e12 units × size 4e9).
+	notionalHi uint64
+	notionalLo uint64
+}
+
+func newBook(k *symKey, worker int) *book {
+	return &book{Book: Book{Symbol: k.String(), Worker: worker}}
+}
+
+func (b *book) apply(it *item) {
+	if b.Messages > 0 && it.seq <= b.LastSeq {
+		b.OutOfOrder++
+	}
+	b.Messages++
+	b.LastSeq = it.seq
+	switch it.kind {
+	case bus.KindQuote:
+		b.Quotes++
+		b.BidPrice, b.BidSize = it.bidPrice, it.bidSize
+		b.AskPrice, b.AskSize = it.askPrice, it.askSize
+	case bus.KindTrade:
+		b.Trades++
+		b.LastPrice, b.LastSize, b.LastSide = it.price, it.size, it.side
+		b.Volume += uint64(it.size)
+		b.addNotional(it.price, it.size)
+	}
+}
+
+// addNotional adds price × size to the 128-bit sum.
+func (b *book) addNotional(price int64, size uint32) {
+	mag := uint64(price)
+	if price < 0 {
+		mag = -mag // two's complement: also right for math.MinInt64
+	}
+	hi, lo := bits.Mul64(mag, uint64(size))
+	if price < 0 { // negate the 128-bit product
+		lo = ^lo + 1
+		hi = ^hi
+		if lo == 0 {
+			hi++
+		}
+	}
+	var carry uint64
+	b.notionalLo, carry = bits.Add64(b.notionalLo, lo, 0)
+	b.notionalHi, _ = bits.Add64(b.notionalHi, hi, carry)
+}
+
+// vwap returns Σ price × size / Σ size, or 0 before any trade.
+func (b *book) vwap() float64 {
+	if b.Volume == 0 {
+		return 0
+	}
+	hi, lo := b.notionalHi, b.notionalLo
+	neg := int64(hi) < 0
+	if neg {
+		lo = ^lo + 1
+		hi = ^hi
+		if lo == 0 {
+			hi++
+		}
+	}
+	v := float64(hi)*0x1p64 + float64(lo)
+	if neg {
+		v = -v
+	}
+	return v / float64(b.Volume)
+}
+
+func (b *book) snapshot() Book {
+	s := b.Book
+	s.VWAP = b.vwap()
+	return s
+}
+
+// Books returns a copy of every symbol's book, sorted by symbol. It is
+// safe from any goroutine while the workers run; it holds each worker's
+// book lock while copying that worker's books, which delays that worker
+// (never the receive loop) by as long.
+func (f *Fanout) Books() []Book {
+	var out []Book
+	for _, w := range f.workers {
+		w.mu.Lock()
+		out = slices.Grow(out, len(w.books))
+		for _, b := range w.books {
+			out = append(out, b.snapshot())
+		}
+		w.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Book) int { return strings.Compare(a.Symbol, b.Symbol) })
+	return out
+}
+
+// WriteBooks writes the books as an aligned table, prices as decimals. A
+// positive limit prints the first limit symbols and a line saying how many
+// were left out; 0 or less prints all.
+func (f *Fanout) WriteBooks(w io.Writer, limit int) error {
+	return writeBooks(w, f.Books(), limit)
+}
+
+var bookHeader = []string{"SYMBOL", "WORKER", "MSGS", "LAST_SEQ", "BID_SIZE", "BID", "ASK", "ASK_SIZE",
+	"LAST", "LAST_SIZE", "SIDE", "VWAP", "VOLUME"}
+
+func writeBooks(w io.Writer, books []Book, limit int) error {
+	shown := books
+	if limit > 0 && len(shown) > limit {
+		shown = shown[:limit]
+	}
+	rows := make([][]string, 0, len(shown)+1)
+	rows = append(rows, bookHeader)
+	for i := range shown {
+		b := &shown[i]
+		bid, ask, bidSize, askSize := "-", "-", "-", "-"
+		if b.Quotes > 0 {
+			bid, ask = FormatPrice(b.BidPrice), FormatPrice(b.AskPrice)
+			bidSize, askSize = utoa(uint64(b.BidSize)), utoa(uint64(b.AskSize))
+		}
+		last, lastSize, side, vwap := "-", "-", "-", "-"
+		if b.Trades > 0 {
+			last, lastSize, side = FormatPrice(b.LastPrice), utoa(uint64(b.LastSize)), sideString(b.LastSide)
+			vwap = FormatPrice(int64(math.Round(b.VWAP)))
+		}
+		rows = append(rows, []string{b.Symbol, strconv.Itoa(b.Worker), utoa(b.Messages), utoa(b.LastSeq),
+			bidSize, bid, ask, askSize, last, lastSize, side, vwap, utoa(b.Volume)})
+	}
+	width := make([]int, len(bookHeader))
+	for _, r := range rows {
+		for c, cell := range r {
+			width[c] = max(width[c], utf8.RuneCountInString(cell))
+		}
+	}
+	var buf bytes.Buffer
+	for _, r := range rows {
+		for c, cell := range r {
+			pad := strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell))
+			switch {
+			case c == 0: // symbol: left-aligned
+				buf.WriteString(cell)
+				if len(r) > 1 {
+					buf.WriteString(pad)
+				}
+			default: // numbers: right-aligned
+				buf.WriteString("  ")
+				buf.WriteString(pad)
+				buf.WriteString(cell)
+			}
+		}
+		buf.WriteByte('\n')
+	}
+	if n := len(books) - len(shown); n > 0 {
+		buf.WriteString("... " + strconv.Itoa(n) + " more symbols\n")
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// FormatPrice formats a fixed-point price (units of 1/bus.PriceScale) as
+// an exact decimal with at least two and at most eight decimals:
+// 10125000000 is "101.25", 1 is "0.00000001".
+func FormatPrice(p int64) string {
+	var b [32]byte
+	s := b[:0]
+	u := uint64(p)
+	if p < 0 {
+		s = append(s, '-')
+		u = -u
+	}
+	s = strconv.AppendUint(s, u/bus.PriceScale, 10)
+	frac := u % bus.PriceScale
+	var digits [8]byte
+	for i := 7; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := 8
+	for n > 2 && digits[n-1] == '0' {
+		n--
+	}
+	s = append(s, '.')
+	s = append(s, digits[:n]...)
+	return string(s)
+}
+
+func utoa(u uint64) string { return strconv.FormatUint(u, 10) }
+
+func sideString(s bus.Side) string {
+	switch s {
+	case bus.SideBuy:
+		return "buy"
+	case bus.SideSell:
+		return "sell"
+	}
+	return "-"
+}

@@ -1,0 +1,125 @@
+// Package fanout hands the messages a feedbus receive loop decodes to N
+// worker goroutines, sharded by symbol, without ever making the receive
+// loop wait. A receive loop that blocks lets the PGM receive window
+// overflow, which turns one slow worker into unrecoverable loss for every
+// symbol; so a worker that cannot keep up loses (Drop) or thins out
+// (Conflate) its own symbols' messages, and nobody else's.
+//
+// # Use
+//
+//	f, err := fanout.New(fanout.Config{Workers: 4, Overflow: fanout.Conflate, Detector: d})
+//	defer f.Close()
+//	for { // the receive loop
+//		... bus.Decode(frame, &fr); now := time.Now().UnixNano()
+//		for seq, ok := fr.Next(&m); ok; seq, ok = fr.Next(&m) {
+//			f.Dispatch(&m, seq, fr.SendTime, now)
+//		}
+//	}
+//	f.WriteBooks(os.Stdout, 20); json.Marshal(f.Stats())
+//
+// # Sharding and order
+//
+// A message goes to worker Shard(symbol, Workers): FNV-1a (32 bit) of the
+// symbol's bytes modulo Workers. A symbol always goes to the same worker,
+// and each worker has one FIFO queue, so a symbol's messages are processed
+// in the order Dispatch saw them. Messages of different symbols on
+// different workers are not ordered with each other. Each book counts
+// any message whose sequence number is not above its predecessor's in
+// Book.OutOfOrder, which stays 0 within one publisher session (a restarted
+// publisher numbers from 1 again, and that shows there).
+//
+// Each worker's queue is a bounded single-producer single-consumer ring of
+// fixed-size items (the symbol copied into the item, since a decoded
+// Message's Symbol aliases the frame buffer). Dispatch takes no lock and
+// allocates nothing on this path: it copies the item, makes two atomic
+// stores (plain moves on amd64: the worker's message count and the queue
+// tail) and loads the worker's sleeping flag. It reads the worker's queue
+// head, a cache line the worker writes, only when its cached copy says
+// the queue is full or at a new high-water mark, and wakes the worker (a
+// non-blocking send on a one-slot channel) only if it went to sleep.
+//
+// # Overflow
+//
+// Drop: a message whose queue is full is discarded and counted in
+// WorkerStats.Dropped. The drop happens on the receive loop, which must
+// not use the worker's snail probe (a probe belongs to one goroutine), so
+// Dispatch only bumps an atomic counter, and the worker passes the new
+// drops to its own probe (Probe.Drop) the next time it takes a message; a
+// full queue guarantees there is a next time. The verdict thus names the
+// worker that cannot keep up, at most one message's processing late.
+//
+// Conflate: a message whose queue is full goes to the worker's conflation
+// slots instead, which hold the newest quote and the newest trade of each
+// symbol (two slots, so a quote never erases the last trade). An update
+// that overwrites one the worker has not taken yet is counted in
+// WorkerStats.Conflated. The worker takes slots, oldest symbol first, once
+// its queue is empty, applying a symbol's quote and trade in sequence
+// order. While any slot is pending, Dispatch sends that worker's messages
+// to the slots even if the queue has room again, so nothing queued later
+// can overtake an older update. The slots are guarded by a mutex that
+// each side holds for O(1) work (a map lookup and a 96-byte copy, or
+// popping one slot); they grow only when a symbol overflows for the first
+// time. Conflated updates are an accepted degradation, not loss, and are
+// not reported to the snail probe as drops; a worker that conflates
+// persistently still shows up in its lag.
+//
+// # Workers
+//
+// A worker takes a message, reads Config.Now, calls its probe's
+// Observe(now, sendTime) (so time spent queued counts as lag), spends
+// Config.Work if set, and applies the message to its symbol's last-value
+// book: best bid and ask, last trade, volume and VWAP (from an exact
+// 128-bit sum of price × size), message count, last sequence number. A
+// book is allocated the first time its symbol is seen; after that a
+// worker allocates nothing per message. The book update holds the
+// worker's book mutex (uncontended unless Books is copying), never the
+// simulated Work. An idle worker sleeps on its channel.
+//
+// With Config.PinCPUs, worker i locks itself to an OS thread and pins
+// that thread to PinCPUs[i] with affinity.PinCurrentThread before New
+// returns. When the worker exits (Close, Stop) it restores the thread's
+// previous affinity mask and unlocks it, so the runtime reuses an
+// ordinary thread. Restoring is deliberate: simply exiting while locked
+// does end the thread, except when the worker landed on the process's main
+// thread, which Go never ends but parks, still pinned. WorkerTIDs gives
+// the threads' ids, for checking Cpus_allowed_list.
+//
+// # Concurrency
+//
+// Dispatch: one goroutine only, the receive loop. Close and Stop must not
+// run concurrently with Dispatch (call them after the receive loop has
+// returned); a Dispatch after Close drops and counts the message.
+// Stats, Books, WriteBooks, WorkerTIDs, Workers and Config: any goroutine,
+// any time, including after Close. Stats reads atomics only.
+//
+// # Lifetime
+//
+// New starts Workers goroutines. Close stops accepting, lets every worker
+// drain its queue and conflation slots, and waits for the goroutines to
+// exit; Stop does the same without the drain (each worker finishes the
+// message in hand and counts what is left in WorkerStats.Abandoned). Both
+// are idempotent; a later call waits for the first. After either, Stats
+// and Books keep answering with the final state, and for every worker
+// Dispatched = Processed + Dropped + Conflated + Abandoned.
+//
+// # Memory
+//
+// Each queue is allocated in full by New and holds fixed-size items with
+// no pointers (the GC does not scan them):
+//
+//	sizeof(item)  = 96 bytes   (one queued message)
+//	sizeof(book)  = 144 bytes  (one symbol's book, plus its symbol string)
+//	sizeof(cslot) = 200 bytes  (one symbol's conflation slots, Conflate only)
+//
+//	peak ≈ Workers × QueueLen × 96 B
+//	     + S × (144 B + len(symbol) + ~56-112 B map entry)
+//	     + C × (200-400 B slot array + ~45-90 B map entry + 4-8 B ring)
+//	     + Workers × ~8 KiB goroutine stack
+//
+// where S is the number of distinct symbols seen and C the number that
+// ever overflowed a queue under Conflate (C ≤ S; 0 under Drop); the ranges
+// are Go's map load factor and slice doubling. With the defaults and 4
+// workers the queues take 4 × 4096 × 96 = 1,572,864 bytes (1.5 MiB);
+// 10,000 symbols add about 3 MB of books and at most about 5 MB of
+// conflation slots. Nothing else grows with traffic.
+package fanout
