@@ -115,6 +115,10 @@ func (t *Tracker) Expire(now int64) {
 	}
 }
 
+// Gaps returns the messages declared missing so far, cheaply, for a
+// receive loop that watches it per frame.
+func (t *Tracker) Gaps() uint64 { return t.stats.Gaps }
+
 // Stats returns the counters so far.
 func (t *Tracker) Stats() SeqStats {
 	s := t.stats

@@ -100,6 +100,9 @@ type Config struct {
 	// Work is a simulated cost per message, for tests and capacity
 	// planning: under 50µs the worker spins, from 50µs on it sleeps.
 	Work time.Duration
+	// WorkOn limits Work to these workers; empty means every worker. One
+	// slow worker among fast ones is the case the bounded queues exist for.
+	WorkOn []int
 	// PinCPUs, if not empty, pins worker i's OS thread to CPU PinCPUs[i];
 	// it must then have exactly Workers entries.
 	PinCPUs []int
@@ -124,6 +127,11 @@ func (c Config) Validate() error {
 	}
 	if c.Work < 0 {
 		return fmt.Errorf("%w (got %v)", ErrWork, c.Work)
+	}
+	for _, i := range c.WorkOn {
+		if i < 0 || i >= c.Workers {
+			return fmt.Errorf("%w (WorkOn names worker %d of %d)", ErrWork, i, c.Workers)
+		}
 	}
 	if len(c.PinCPUs) != 0 && len(c.PinCPUs) != c.Workers {
 		return fmt.Errorf("%w (got %d CPUs for %d workers)", ErrPinCPUs, len(c.PinCPUs), c.Workers)

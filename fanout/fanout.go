@@ -58,7 +58,6 @@ func (it *item) set(m *bus.Message, seq uint64, sendTime, now int64) {
 type Fanout struct {
 	cfg     Config
 	now     func() int64
-	work    time.Duration
 	hook    func(worker int) // tests: called when a worker has taken a message
 	workers []*worker
 
@@ -76,6 +75,7 @@ type worker struct {
 	// Immutable once the worker runs.
 	id    int
 	f     *Fanout
+	work  time.Duration // simulated cost per message for this worker
 	buf   []item
 	wake  chan struct{} // one token: "look again"
 	conf  *conflator    // nil under Drop
@@ -129,7 +129,7 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 		return nil, err
 	}
 	cfg.PinCPUs = slices.Clone(cfg.PinCPUs)
-	f := &Fanout{cfg: cfg, now: cfg.Now, work: cfg.Work, hook: hook}
+	f := &Fanout{cfg: cfg, now: cfg.Now, hook: hook}
 	if f.now == nil {
 		f.now = func() int64 { return time.Now().UnixNano() }
 	}
@@ -138,6 +138,7 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 		w := &worker{
 			id:    i,
 			f:     f,
+			work:  cfg.Work,
 			buf:   make([]item, cfg.queueLen()),
 			wake:  make(chan struct{}, 1),
 			cpu:   -1,
@@ -148,6 +149,9 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 		}
 		if len(cfg.PinCPUs) > 0 {
 			w.cpu = cfg.PinCPUs[i]
+		}
+		if len(cfg.WorkOn) > 0 && !slices.Contains(cfg.WorkOn, i) {
+			w.work = 0
 		}
 		f.workers[i] = w
 	}
@@ -469,8 +473,8 @@ func (w *worker) handle(it *item) {
 	if f.hook != nil {
 		f.hook(w.id)
 	}
-	if f.work > 0 {
-		simulateWork(f.work)
+	if w.work > 0 {
+		simulateWork(w.work)
 	}
 	w.mu.Lock()
 	b := w.books[it.key]

@@ -33,6 +33,25 @@ func (k Kind) String() string {
 // MarshalText makes Kind print by name in JSON.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote, so summaries read back.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for _, c := range []Kind{KindLag, KindGaps} {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("snail: unknown verdict kind %q", b)
+}
+
+// roundLag keeps a lag readable: 1.001s, not 1.000723693s.
+func roundLag(d time.Duration) time.Duration {
+	if d >= 10*time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
 // Verdict describes one trip: a probe that cannot keep up.
 type Verdict struct {
 	Probe string `json:"probe"`
@@ -60,7 +79,7 @@ func (v Verdict) String() string {
 		how = "absolute: now - send time"
 	}
 	return fmt.Sprintf("snail: %s cannot keep up: lag %v exceeds --%s %v (%s)",
-		v.Probe, time.Duration(v.Value), FlagMaxLag, time.Duration(v.Threshold), how)
+		v.Probe, roundLag(time.Duration(v.Value)), FlagMaxLag, time.Duration(v.Threshold), how)
 }
 
 // Detector decides whether a subscriber keeps up, from the observations of

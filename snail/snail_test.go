@@ -602,3 +602,17 @@ func BenchmarkObserveParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestKindTextRoundTrip(t *testing.T) {
+	for _, k := range []Kind{KindLag, KindGaps} {
+		b, _ := k.MarshalText()
+		var got Kind
+		if err := got.UnmarshalText(b); err != nil || got != k {
+			t.Errorf("%v: round trip gave %v, %v", k, got, err)
+		}
+	}
+	var k Kind
+	if err := k.UnmarshalText([]byte("slow")); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}

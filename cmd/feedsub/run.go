@@ -7,12 +7,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/latency"
 	"github.com/feedbus/feedbus/internal/summary"
+	"github.com/feedbus/feedbus/snail"
 )
 
 type config struct {
@@ -26,6 +33,15 @@ type config struct {
 	gapFlag  cli.AutoDuration
 	rejoin   time.Duration
 	dicts    cli.Strings
+	workers  int
+	queueLen int
+	overflow string
+	work     time.Duration
+	workOn   string
+	drain    time.Duration
+	books    int
+	snail    snail.Config
+	onSnail  string
 	socket   cli.Socket
 	affinity cli.Affinity
 }
@@ -40,6 +56,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
 	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")
+	fs.IntVar(&c.workers, "workers", 0, "worker goroutines, messages sharded by symbol (default: one per --pin-workers CPU, else the CPUs the pinned I/O and receive threads leave, at least 1)")
+	fs.IntVar(&c.queueLen, "queue-len", fanout.DefaultQueueLen, "messages queued per worker before --overflow applies")
+	fs.StringVar(&c.overflow, "overflow", "drop", "when a worker's queue is full: drop (and count) or conflate (keep the newest quote and trade per symbol)")
+	fs.DurationVar(&c.work, "work", 0, "simulated cost per message in each worker, for tests and capacity planning")
+	fs.StringVar(&c.workOn, "work-on", "", "comma-separated workers that get --work (default: all), to model one slow worker")
+	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
+	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
+	c.snail = snail.DefaultConfig()
+	c.snail.RegisterFlags(fs)
+	fs.StringVar(&c.onSnail, "snail-action", "warn", "when the subscriber cannot keep up: warn (log and count) or exit (summary, one line, exit code 3)")
 	fs.Var(&c.dicts, "zstd-dict", "zstd dictionary file the publisher compresses with, repeatable")
 	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers (0 = never)")
 	c.socket.Register(fs, "receive")
@@ -53,6 +79,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if len(c.lines) == 0 {
 		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")
+	}
+	if c.onSnail != "warn" && c.onSnail != "exit" {
+		return nil, cli.Usagef("--snail-action %q: want warn or exit", c.onSnail)
+	}
+	if err := c.snail.Validate(); err != nil {
+		return nil, cli.UsageError{Err: err}
+	}
+	if c.workers < 0 || c.books < 0 {
+		return nil, cli.Usagef("--workers and --books must not be negative")
 	}
 	if c.idle < 0 || c.status < 0 || c.rejoin < 0 {
 		return nil, cli.Usagef("--idle, --status and --rejoin-after must not be negative")
@@ -102,6 +137,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, w := range place.Warnings {
 		logf("%s", w)
 	}
+	det, err := snail.New(c.snail)
+	if err != nil {
+		return cli.UsageError{Err: err}
+	}
+	fan, err := newFanout(c, place, det)
+	if err != nil {
+		return err
+	}
+	defer fan.Stop()
 	sub, err := bus.NewSubscriber(c.lines, c.socket.Options(logf)...)
 	if err != nil {
 		return err
@@ -120,15 +164,106 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
 	}
 
-	r := newReceiver(c, sub, dec, stderr)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+
+	r := newReceiver(c, sub, dec, fan, det, stdout, stderr)
+	r.usr1 = usr1
 	r.loop(ctx)
+	drain(fan, r.verdict == nil, c.drain)
 	s := r.summary()
 	if c.json != "" {
 		if err := summary.WriteJSONFile(c.json, s); err != nil {
 			return err
 		}
 	}
-	return summary.WriteTable(stdout, s)
+	if err := summary.WriteTable(stdout, s); err != nil {
+		return err
+	}
+	if c.books > 0 {
+		fmt.Fprintln(stdout)
+		if err := fan.WriteBooks(stdout, c.books); err != nil {
+			return err
+		}
+	}
+	if r.verdict != nil {
+		return snailExit{*r.verdict}
+	}
+	return nil
+}
+
+// drain lets the workers finish their queues for at most d (not at all
+// after a snail verdict: the subscriber already cannot keep up), then
+// abandons the rest, which the workers count.
+func drain(fan *fanout.Fanout, wait bool, d time.Duration) {
+	if !wait || d <= 0 {
+		fan.Stop()
+		return
+	}
+	done := make(chan struct{})
+	go func() { fan.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		fan.Stop()
+		<-done
+	}
+}
+
+// snailExit ends feedsub with ExitSnail; its message is the verdict.
+type snailExit struct{ v snail.Verdict }
+
+func (e snailExit) Error() string { return e.v.String() }
+func (e snailExit) ExitCode() int { return cli.ExitSnail }
+
+// newFanout starts the workers: as many as --workers, or one per
+// --pin-workers CPU, or one per CPU that pinned hot threads leave free.
+func newFanout(c *config, place *cli.Placement, det *snail.Detector) (*fanout.Fanout, error) {
+	policy, err := fanout.ParsePolicy(c.overflow)
+	if err != nil {
+		return nil, cli.Usagef("--overflow %q: want drop or conflate", c.overflow)
+	}
+	pins := place.Plan.Workers.CPUs()
+	n := c.workers
+	switch {
+	case n > 0 && len(pins) > 0 && n != len(pins):
+		return nil, cli.Usagef("--workers %d but --pin-workers (or pin_workers) names %d CPUs", n, len(pins))
+	case n == 0 && len(pins) > 0:
+		n = len(pins)
+	case n == 0:
+		busy := map[int]bool{}
+		for _, cpu := range place.Plan.IO {
+			busy[cpu] = true
+		}
+		if place.Plan.Recv != nil {
+			busy[*place.Plan.Recv] = true
+		}
+		n = max(1, runtime.NumCPU()-len(busy))
+	}
+	var workOn []int
+	if c.workOn != "" {
+		for _, f := range strings.Split(c.workOn, ",") {
+			i, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || i < 0 || i >= n {
+				return nil, cli.Usagef("--work-on %q: want worker numbers 0-%d", c.workOn, n-1)
+			}
+			workOn = append(workOn, i)
+		}
+	}
+	f, err := fanout.New(fanout.Config{
+		Workers:  n,
+		WorkOn:   workOn,
+		QueueLen: c.queueLen,
+		Overflow: policy,
+		Work:     c.work,
+		PinCPUs:  pins,
+		Detector: det,
+	})
+	if err != nil {
+		return nil, cli.UsageError{Err: err}
+	}
+	return f, nil
 }
 
 // receiver is the receive loop and everything it owns: sockets, sequence
@@ -138,7 +273,14 @@ type receiver struct {
 	cfg     *config
 	sub     *bus.Subscriber
 	dec     *bus.Decoder
+	fan     *fanout.Fanout
+	det     *snail.Detector
+	probe   *snail.Probe
+	out     io.Writer
 	status  io.Writer
+	usr1    chan os.Signal
+	verdict *snail.Verdict
+	gaps    uint64 // tracker gaps already reported to the probe
 	tracker *bus.Tracker
 	lat     *latency.Recorder
 	lines   []lineState
@@ -167,11 +309,15 @@ type lineState struct {
 	rejoins   uint64
 }
 
-func newReceiver(c *config, sub *bus.Subscriber, dec *bus.Decoder, status io.Writer) *receiver {
+func newReceiver(c *config, sub *bus.Subscriber, dec *bus.Decoder, fan *fanout.Fanout, det *snail.Detector, out, status io.Writer) *receiver {
 	r := &receiver{
 		cfg:     c,
 		sub:     sub,
 		dec:     dec,
+		fan:     fan,
+		det:     det,
+		probe:   det.Probe("receive loop"),
+		out:     out,
 		status:  status,
 		tracker: bus.NewTracker(c.gapWait),
 		lat:     latency.New(),
@@ -205,6 +351,16 @@ func (r *receiver) loop(ctx context.Context) {
 			r.endReason = "signal"
 			return
 		}
+		select {
+		case v := <-r.det.Verdicts():
+			if r.onVerdict(v) {
+				r.endReason = "snail"
+				return
+			}
+		case <-r.usr1:
+			r.fan.WriteBooks(r.out, 0)
+		default:
+		}
 		b, line, err := r.sub.Recv(pollEvery)
 		now := time.Now()
 		if err != nil {
@@ -231,12 +387,24 @@ func (r *receiver) loop(ctx context.Context) {
 		}
 		if b == nil {
 			r.tracker.Expire(now.UnixNano())
+			r.reportGaps(now.UnixNano())
 		}
 		if r.cfg.rejoin > 0 && len(r.lines) > 1 && !now.Before(nextStallCheck) {
 			r.rejoinStalled(now)
 			nextStallCheck = now.Add(pollEvery)
 		}
 	}
+}
+
+// onVerdict handles a trip of the snail detector and reports whether the
+// subscriber should stop.
+func (r *receiver) onVerdict(v snail.Verdict) bool {
+	if r.cfg.onSnail == "exit" {
+		r.verdict = &v
+		return true
+	}
+	fmt.Fprintf(r.status, "feedsub: warning: %s\n", v)
+	return false
 }
 
 // rejoinStalled rejoins each line that has been silent for --rejoin-after
@@ -311,7 +479,9 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 			continue
 		}
 		delivered++
+		r.fan.Dispatch(&r.msg, seq, f.SendTime, ns)
 	}
+	r.probe.Observe(ns, f.SendTime)
 	ln.received += uint64(f.Count)
 	ln.won += uint64(won)
 	ln.lat.Record(lat, int64(f.Count))
@@ -324,6 +494,15 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 		r.lastData = now
 	}
 	r.tracker.Expire(ns)
+	r.reportGaps(ns)
+}
+
+// reportGaps tells the snail detector about gaps declared since last time.
+func (r *receiver) reportGaps(ns int64) {
+	if g := r.tracker.Gaps(); g > r.gaps {
+		r.probe.Gap(ns, int(g-r.gaps))
+		r.gaps = g
+	}
 }
 
 func (r *receiver) match(symbol []byte) bool {
@@ -379,7 +558,21 @@ func (r *receiver) summary() *summary.Summary {
 		LatencyUS:       r.lat.Summary(),
 		EndReason:       r.endReason,
 		Timeline:        r.timeline,
+		Workers:         r.fan.Stats(),
+		Snail:           r.det.Stats(),
 	}
+	for _, w := range s.Workers {
+		s.Dropped += w.Dropped
+		s.Conflated += w.Conflated
+	}
+	if r.verdict != nil {
+		s.SnailVerdict = r.verdict.String()
+	}
+	if r.cfg.books > 0 {
+		books := r.fan.Books()
+		s.Books = books[:min(r.cfg.books, len(books))]
+	}
+	s.VmHWMBytes = peakRSS()
 	if r.lastMalformed != nil {
 		s.LastMalformed = r.lastMalformed.Error()
 	}
@@ -403,4 +596,19 @@ func (r *receiver) summary() *summary.Summary {
 		})
 	}
 	return s
+}
+
+// peakRSS returns this process's peak resident set (VmHWM), or 0.
+func peakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/latency"
+	"github.com/feedbus/feedbus/snail"
 )
 
 // Summary is feedsub's machine-readable report. Counts are messages unless
@@ -39,6 +41,16 @@ type Summary struct {
 	// many messages arrived and which line delivered them first, so a
 	// failover shows when it happened.
 	Timeline []Interval `json:"timeline,omitempty"`
+	// Dropped and Conflated total what the workers' full queues cost.
+	Dropped   uint64               `json:"dropped"`
+	Conflated uint64               `json:"conflated"`
+	Workers   []fanout.WorkerStats `json:"workers"`
+	Snail     snail.Stats          `json:"snail"`
+	// SnailVerdict is the line feedsub exited with under --snail-action exit.
+	SnailVerdict string        `json:"snail_verdict,omitempty"`
+	Books        []fanout.Book `json:"books,omitempty"`
+	// VmHWMBytes is feedsub's peak resident memory.
+	VmHWMBytes uint64 `json:"vm_hwm_bytes"`
 	// EndReason says why the subscriber stopped: count, idle or signal.
 	EndReason string `json:"end_reason"`
 	// LastMalformed is the last decoding error, to tell noise from a bug.
@@ -115,8 +127,27 @@ func WriteTable(w io.Writer, s *Summary) error {
 	if s.NegativeLatency > 0 {
 		fmt.Fprintf(tw, "  clock skew\t%d messages arrived before they were sent: the hosts' clocks disagree\n", s.NegativeLatency)
 	}
+	fmt.Fprintf(tw, "  workers\t%d: dropped %d, conflated %d; snail trips %d\n", len(s.Workers), s.Dropped, s.Conflated, s.Snail.Trips)
+	fmt.Fprintf(tw, "  memory\tpeak RSS %.1f MiB\n", float64(s.VmHWMBytes)/(1<<20))
+	if s.SnailVerdict != "" {
+		fmt.Fprintf(tw, "  verdict\t%s\n", s.SnailVerdict)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(s.Workers) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  worker\tcpu\tprocessed\tdropped\tconflated\tmax lag\tqueue max\n")
+		for _, wk := range s.Workers {
+			cpu := "-"
+			if wk.CPU >= 0 {
+				cpu = fmt.Sprint(wk.CPU)
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%d\t%d\t%d\t%s\t%d\n", wk.Worker, cpu, wk.Processed, wk.Dropped, wk.Conflated, f(wk.MaxLagUs), wk.QueueMax)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(s.Lines) == 0 {
 		return nil

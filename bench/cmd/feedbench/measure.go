@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,8 +25,12 @@ const (
 )
 
 // pause separates measurements, so that nothing of one is in flight in
-// the next.
+// the next; the machine's CPU use is sampled over it.
 const pause = 500 * time.Millisecond
+
+// quiet is the CPU use of the machine (all CPUs) before a measurement
+// above which something else was running.
+const quiet = 0.1
 
 type bench struct {
 	cfg    *config
@@ -50,7 +55,8 @@ type sample struct {
 	mbitPerS float64 // market-message bytes (padding included), no framing
 	// lost is what the subscriber knows it missed between its first and
 	// last message: skipped sequence numbers for bare, gaps for feedbus.
-	lost uint64
+	lost  uint64
+	holes uint64 // runs of lost messages: bare's holes, feedbus's gap events
 
 	// feedbus only, from feedsub's summary
 	pending, late, sessions, malformed uint64
@@ -58,6 +64,8 @@ type sample struct {
 
 	pubCPU, subCPU cpuTime
 	pubSecs        float64 // the publisher's data phase, for CPU use
+	busyBefore     float64 // share of all CPUs in use just before, by anything
+	busyDuring     float64 // and while the publisher sent (NaN if unknown)
 
 	// UDP datagrams during the measurement, from the namespaces'
 	// /proc/net/snmp: sent by the publisher's host, received by the
@@ -124,6 +132,10 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 	if b.cfg.verbose {
 		echo = b.stderr
 	}
+	busyBefore, err := machineBusy(ctx, pause)
+	if err != nil {
+		return sample{}, interrupted(parent, err)
+	}
 
 	pubUDP0, err := udpCounters(ctx, b.lab, pubHost)
 	if err != nil {
@@ -148,6 +160,19 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 		sub.wait()
 		return sample{}, interrupted(parent, err)
 	}
+	// Sample the machine over the middle 80% of the data phase.
+	during := make(chan float64, 1)
+	go func() {
+		v := math.NaN()
+		select {
+		case <-ctx.Done():
+		case <-time.After(warmup + b.cfg.duration/10):
+			if busy, err := machineBusy(ctx, b.cfg.duration*8/10); err == nil {
+				v = busy
+			}
+		}
+		during <- v
+	}()
 	perr := pub.wait()
 	if perr != nil {
 		cancel() // the subscriber would wait for data that never comes
@@ -163,6 +188,7 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 	case ctx.Err() != nil:
 		return sample{}, interrupted(parent, fmt.Errorf("did not finish within %v: %w", limit, ctx.Err()))
 	}
+	busyDuring := <-during
 	pubUDP, err := udpCounters(ctx, b.lab, pubHost)
 	if err != nil {
 		return sample{}, err
@@ -173,6 +199,7 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 	}
 
 	s := sample{kind: k, run: run, pubCPU: pub.cpu(), subCPU: sub.cpu(), pubSecs: b.cfg.duration.Seconds(),
+		busyBefore: busyBefore, busyDuring: busyDuring,
 		udpOut:          pubUDP["OutDatagrams"] - pubUDP0["OutDatagrams"],
 		udpIn:           subUDP["InDatagrams"] - subUDP0["InDatagrams"],
 		udpRcvbufErrors: subUDP["RcvbufErrors"] - subUDP0["RcvbufErrors"],
@@ -180,13 +207,14 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 	if k == bare {
 		err = readBare(out, &s)
 	} else {
-		err = readFeedsub(out, size, &s)
+		err = readFeedsub(out, size, &s, b.stderr)
 	}
 	if err != nil {
 		return sample{}, err
 	}
 	if s.received == 0 || s.elapsedS <= 0 {
-		return sample{}, fmt.Errorf("%s received %d messages in %.3fs", sub.desc, s.received, s.elapsedS)
+		return sample{}, sub.failure(fmt.Errorf("received %d messages in %.3fs (ended by %s); publisher: %s",
+			s.received, s.elapsedS, s.endReason, strings.Join(pub.lines(), "; ")))
 	}
 	line := pub.line(p.sentPrefix)
 	if _, err := fmt.Sscanf(line, p.sentPrefix+"%d messages", &s.sent); err != nil {
@@ -194,12 +222,54 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 		// lose the measurement.
 		fmt.Fprintf(b.stderr, "feedbench: warning: %s printed no %q line with a message count; sent is unknown\n", pub.desc, p.sentPrefix+"N messages")
 	}
-	select {
-	case <-parent.Done():
-		return sample{}, interrupted(parent, parent.Err())
-	case <-time.After(pause):
-	}
 	return s, nil
+}
+
+// machineBusy returns the share of all CPUs that was in use (not idle or
+// waiting for I/O) over the next d, from /proc/stat.
+func machineBusy(ctx context.Context, d time.Duration) (float64, error) {
+	busy0, total0, err := cpuStat()
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(d):
+	}
+	busy1, total1, err := cpuStat()
+	if err != nil {
+		return 0, err
+	}
+	if total1 <= total0 {
+		return 0, nil
+	}
+	return float64(busy1-busy0) / float64(total1-total0), nil
+}
+
+// cpuStat reads the machine's busy and total CPU time, in ticks, from the
+// "cpu" line of /proc/stat: user nice system idle iowait irq softirq steal.
+func cpuStat() (busy, total uint64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("unexpected /proc/stat line %q", line)
+	}
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("unexpected /proc/stat line %q", line)
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total, nil
 }
 
 // interrupted returns a plain "interrupted" if ctx was cancelled (by a
@@ -246,6 +316,7 @@ type bareResult struct {
 	MsgsPerS  float64 `json:"msgs_per_s"`
 	MbitPerS  float64 `json:"mbit_per_s"`
 	Lost      uint64  `json:"lost"`
+	Holes     uint64  `json:"holes"`
 	EndReason string  `json:"end_reason"`
 }
 
@@ -258,19 +329,52 @@ func readBare(path string, s *sample) error {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return fmt.Errorf("barepair result %s: %w", path, err)
 	}
-	s.received, s.elapsedS, s.msgsPerS, s.mbitPerS, s.lost, s.endReason = r.Received, r.ElapsedS, r.MsgsPerS, r.MbitPerS, r.Lost, r.EndReason
+	s.received, s.elapsedS, s.msgsPerS, s.mbitPerS = r.Received, r.ElapsedS, r.MsgsPerS, r.MbitPerS
+	s.lost, s.holes, s.endReason = r.Lost, r.Holes, r.EndReason
 	return nil
 }
 
-func readFeedsub(path string, size int, s *sample) error {
+func readFeedsub(path string, size int, s *sample, warn io.Writer) error {
 	r, err := summary.ReadJSONFile(path)
 	if err != nil {
-		return fmt.Errorf("feedsub summary: %w", err)
+		// The summary's field names are a stable interface; read those we
+		// need ourselves rather than lose the run when a newer field does
+		// not round-trip.
+		fmt.Fprintf(warn, "feedbench: warning: summary.ReadJSONFile: %v; reading the stable fields directly\n", err)
+		if r, err = readSummaryFields(path); err != nil {
+			return err
+		}
 	}
-	s.received, s.elapsedS, s.msgsPerS, s.lost = r.Received, r.ElapsedS, r.MsgsPerS, r.Gaps
+	s.received, s.elapsedS, s.msgsPerS, s.lost, s.holes = r.Received, r.ElapsedS, r.MsgsPerS, r.Gaps, r.GapEvents
 	s.mbitPerS = r.MsgsPerS * float64(size) * 8 / 1e6
 	s.pending, s.late, s.sessions, s.malformed, s.endReason = r.Pending, r.Late, r.Sessions, r.Malformed, r.EndReason
 	return nil
+}
+
+// readSummaryFields reads the fields of feedsub's JSON summary that
+// feedbench uses, ignoring the rest.
+func readSummaryFields(path string) (*summary.Summary, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("feedsub summary: %w", err)
+	}
+	var f struct {
+		Received  uint64  `json:"received"`
+		Gaps      uint64  `json:"gaps"`
+		GapEvents uint64  `json:"gap_events"`
+		Late      uint64  `json:"late"`
+		Pending   uint64  `json:"pending"`
+		Malformed uint64  `json:"malformed"`
+		Sessions  uint64  `json:"sessions"`
+		ElapsedS  float64 `json:"elapsed_s"`
+		MsgsPerS  float64 `json:"msgs_per_s"`
+		EndReason string  `json:"end_reason"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("feedsub summary %s: %w", path, err)
+	}
+	return &summary.Summary{Received: f.Received, Gaps: f.Gaps, GapEvents: f.GapEvents, Late: f.Late, Pending: f.Pending,
+		Malformed: f.Malformed, Sessions: f.Sessions, ElapsedS: f.ElapsedS, MsgsPerS: f.MsgsPerS, EndReason: f.EndReason}, nil
 }
 
 // commandLine renders a command run in h for the report, quoted for a

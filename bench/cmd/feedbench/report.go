@@ -22,12 +22,11 @@ type machine struct {
 	kernel    string
 	zmq       string
 	goVersion string
-	load      string // 1, 5 and 15 minute load averages at start
-	bufMax    int    // the lab's effective rmem_max/wmem_max
+	bufMax    int // the lab's effective rmem_max/wmem_max
 }
 
 func describeMachine() machine {
-	m := machine{nproc: runtime.NumCPU(), cpu: "unknown CPU", kernel: "unknown", load: "unknown", goVersion: runtime.Version()}
+	m := machine{nproc: runtime.NumCPU(), cpu: "unknown CPU", kernel: "unknown", goVersion: runtime.Version()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -38,11 +37,6 @@ func describeMachine() machine {
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) >= 3 {
-			m.load = strings.Join(f[:3], " ")
-		}
 	}
 	major, minor, patch := zmq.Version()
 	m.zmq = fmt.Sprintf("%d.%d.%d", major, minor, patch)
@@ -61,6 +55,7 @@ type sizeResult struct {
 	size    int
 	samples []sample
 	cmds    map[kind][]string
+	retries []string // measurements that failed once, and why
 }
 
 // section is the markdown for one message size, markers included.
@@ -119,8 +114,8 @@ func (r *report) render(sr *sizeResult) string {
 	}
 	p("`%s` on %s%s: %d run(s) of %v per kind, alternating bare and feedbus; median [min–max] over the runs.\n\n",
 		r.command(), r.date.Format("2006-01-02 15:04 UTC"), short, r.cfg.runs, r.cfg.duration)
-	p("Machine: nproc %d, %s, Linux %s, libzmq %s, %s; load average %s at start; lab socket buffers clamped to rmem_max/wmem_max %d.\n\n",
-		m.nproc, m.cpu, m.kernel, m.zmq, m.goVersion, m.load, m.bufMax)
+	p("Machine: nproc %d, %s, Linux %s, libzmq %s, %s; lab net.core.rmem_max/wmem_max %d.\n\n",
+		m.nproc, m.cpu, m.kernel, m.zmq, m.goVersion, m.bufMax)
 
 	p("| %d B over EPGM, line A | msgs/s | Mbit/s | delivered (received/sent) | lost (sub's count) |\n", sr.size)
 	p("|---|---:|---:|---:|---:|\n")
@@ -132,16 +127,17 @@ func (r *report) render(sr *sizeResult) string {
 	p("| **feedbus / bare** | **%.2f×** | %.2f× | | |\n\n", ratio, median(get(feedbus, mbit))/median(get(bare, mbit)))
 
 	p("Runs (CPU is the share of one core over the data phase: the Go side + libzmq's I/O thread):\n\n")
-	p("| run | kind | sent | received | msgs/s | Mbit/s | lost | publisher CPU | subscriber CPU | UDP datagrams out → in (rcvbuf drops) |\n")
-	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| run | kind | sent | received | msgs/s | Mbit/s | lost (holes) | publisher CPU | subscriber CPU | UDP datagrams out → in (rcvbuf drops) | machine CPU busy before / during |\n")
+	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range sr.samples {
 		sent := "?"
 		if s.sent > 0 {
 			sent = thousands(float64(s.sent))
 		}
-		p("| %d | %s | %s | %s | %s | %.1f | %s | %s | %s | %s → %s (%s) |\n", s.run, s.kind, sent, thousands(float64(s.received)), thousands(s.msgsPerS), s.mbitPerS,
-			thousands(float64(s.lost)), s.pubCPU.share(s.pubSecs), s.subCPU.share(s.elapsedS),
-			thousands(float64(s.udpOut)), thousands(float64(s.udpIn)), thousands(float64(s.udpRcvbufErrors)))
+		p("| %d | %s | %s | %s | %s | %.1f | %s (%s) | %s | %s | %s → %s (%s) | %s / %s |\n", s.run, s.kind, sent,
+			thousands(float64(s.received)), thousands(s.msgsPerS), s.mbitPerS,
+			thousands(float64(s.lost)), thousands(float64(s.holes)), s.pubCPU.share(s.pubSecs), s.subCPU.share(s.elapsedS),
+			thousands(float64(s.udpOut)), thousands(float64(s.udpIn)), thousands(float64(s.udpRcvbufErrors)), pct(100*s.busyBefore, 0), pct(100*s.busyDuring, 0))
 	}
 	p("\nCommands (programs built by `go build` from this checkout into a temporary directory; JSON written there):\n\n```\n")
 	for _, k := range []kind{bare, feedbus} {
@@ -151,7 +147,7 @@ func (r *report) render(sr *sizeResult) string {
 	}
 	p("```\n\n")
 	p("Observations (generated):\n\n")
-	for _, o := range observe(m, by, ratio) {
+	for _, o := range append(sr.retries, observe(m, sr.size, by, ratio)...) {
 		p("- %s\n", o)
 	}
 	p("%s\n", endMarker(sr.size))
@@ -163,7 +159,7 @@ const busy = 0.9
 
 // observe flags what deserves a look: lost data, a slow feedbus, CPU-bound
 // programs and a saturated machine.
-func observe(m machine, by map[kind][]sample, ratio float64) []string {
+func observe(m machine, size int, by map[kind][]sample, ratio float64) []string {
 	var out []string
 	fb := by[feedbus]
 	var gaps, missing []string
@@ -193,24 +189,43 @@ func observe(m machine, by map[kind][]sample, ratio float64) []string {
 		for _, s := range by[bare] {
 			d = append(d, pct(s.delivered(), 1))
 		}
-		out = append(out, fmt.Sprintf("The bare pair delivered %s of what it sent: its publisher offers more than the path carries (the subscriber cannot tell drops at the PUB socket's high-water mark from unrepaired PGM loss).", strings.Join(d, ", ")))
+		out = append(out, fmt.Sprintf("The bare pair delivered %s of what it sent (runs in order).", strings.Join(d, ", ")))
 	}
 	for _, k := range []kind{bare, feedbus} {
-		var drops []string
-		for _, s := range by[k] {
-			drops = append(drops, thousands(float64(s.udpRcvbufErrors)))
+		ss := by[k]
+		if !slices.ContainsFunc(ss, func(s sample) bool { return s.received < s.sent }) {
+			continue
 		}
-		if slices.ContainsFunc(by[k], func(s sample) bool { return s.udpRcvbufErrors > 0 }) {
-			out = append(out, fmt.Sprintf("%s: the subscriber's host dropped %s UDP datagrams for a full socket receive buffer (runs in order): the subscriber did not drain its socket fast enough, and PGM had to repair or lose them.", k, strings.Join(drops, ", ")))
+		if slices.ContainsFunc(ss, func(s sample) bool { return s.udpRcvbufErrors > 0 }) {
+			var drops []string
+			for _, s := range ss {
+				drops = append(drops, thousands(float64(s.udpRcvbufErrors)))
+			}
+			out = append(out, fmt.Sprintf("%s: the subscriber's host dropped %s UDP datagrams for a full socket receive buffer (runs in order): the subscriber did not drain its socket in time, so PGM had to repair those or give up on them; the subscriber cannot tell these losses from drops at the publisher.", k, strings.Join(drops, ", ")))
+			continue
+		}
+		if slices.ContainsFunc(ss, func(s sample) bool { return s.udpIn != s.udpOut }) {
+			continue
+		}
+		var runLen []float64
+		for _, s := range ss {
+			runLen = append(runLen, float64(s.received)/float64(s.holes+1))
+		}
+		out = append(out, fmt.Sprintf("%s: every UDP datagram the publisher's host sent reached the subscriber's socket (out = in, no buffer drops), so what is missing never left the publisher: its PUB socket dropped it at the high-water mark, as --rate 0 offers more than libzmq's PGM sender sends. Messages arrived in runs of about %s between holes (median).", k, thousands(median(runLen))))
+	}
+	for _, s := range append(slices.Clone(by[bare]), by[feedbus]...) {
+		if s.busyBefore > quiet {
+			out = append(out, fmt.Sprintf("**The machine was %.0f%% busy just before %s run %d**: something else was running, so that run's figures are low.", 100*s.busyBefore, s.kind, s.run))
 		}
 	}
+	perFrame := maxSize / size
 	switch {
 	case ratio < 0.5:
 		out = append(out, fmt.Sprintf("**feedbus is far slower than the bare pair**: %.2f× its msgs/s.", ratio))
-	case ratio < 0.9:
-		out = append(out, fmt.Sprintf("feedbus reaches %.2f× the bare pair's msgs/s.", ratio))
+	case perFrame > 1:
+		out = append(out, fmt.Sprintf("feedbus reaches %.2f× the bare pair's msgs/s; feedpub packs %d messages of this size into each ZeroMQ frame, while the bare pair sends one ZeroMQ message per message.", ratio, perFrame))
 	default:
-		out = append(out, fmt.Sprintf("feedbus reaches %.2f× the bare pair's msgs/s (it packs several messages into one ZeroMQ frame where they fit; the bare pair sends one ZeroMQ message each).", ratio))
+		out = append(out, fmt.Sprintf("feedbus reaches %.2f× the bare pair's msgs/s; at this size feedpub sends one message per ZeroMQ frame, like the bare pair.", ratio))
 	}
 	for _, k := range []kind{bare, feedbus} {
 		ss := by[k]
@@ -236,10 +251,12 @@ func observe(m machine, by map[kind][]sample, ratio float64) []string {
 			}
 		}
 		for _, s := range ss {
-			totals = append(totals, (s.pubCPU.app+s.pubCPU.io).Seconds()/s.pubSecs+(s.subCPU.app+s.subCPU.io).Seconds()/s.elapsedS)
+			if !math.IsNaN(s.busyDuring) {
+				totals = append(totals, s.busyDuring)
+			}
 		}
-		if t := median(totals); t >= busy*float64(m.nproc) {
-			out = append(out, fmt.Sprintf("%s: publisher and subscriber together used %.1f of the %d CPUs (median): they compete for CPU on this machine, so the figures are CPU-limited.", k, t, m.nproc))
+		if t := median(totals); t >= busy {
+			out = append(out, fmt.Sprintf("%s: the machine's %d CPUs were %.0f%% busy while the publisher sent (median): publisher, subscriber and the kernel's networking compete for CPU, so the figures are CPU-limited.", k, m.nproc, 100*t))
 		}
 	}
 	return out

@@ -159,6 +159,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		for i := 1; i <= c.runs; i++ {
 			for _, k := range []kind{bare, feedbus} {
 				s, err := b.measure(ctx, k, size, i)
+				if err != nil && ctx.Err() == nil {
+					// One retry, so that a passing hiccup (on a shared
+					// machine) does not throw the other runs away; the
+					// report says it happened.
+					fmt.Fprintf(stderr, "feedbench: size %d run %d %s failed, repeating it: %v\n", size, i, k, err)
+					res.retries = append(res.retries, fmt.Sprintf("run %d %s failed and was repeated: %v", i, k, err))
+					s, err = b.measure(ctx, k, size, i)
+				}
 				if err != nil {
 					return fmt.Errorf("size %d run %d %s: %w", size, i, k, err)
 				}
