@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -40,6 +41,8 @@ type config struct {
 	workOn   string
 	drain    time.Duration
 	books    int
+	hlog     string
+	expected time.Duration
 	snail    snail.Config
 	onSnail  string
 	socket   cli.Socket
@@ -62,6 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.work, "work", 0, "simulated cost per message in each worker, for tests and capacity planning")
 	fs.StringVar(&c.workOn, "work-on", "", "comma-separated workers that get --work (default: all), to model one slow worker")
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
+	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
+	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
 	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
 	c.snail = snail.DefaultConfig()
 	c.snail.RegisterFlags(fs)
@@ -170,6 +175,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	r := newReceiver(c, sub, dec, fan, det, stdout, stderr)
 	r.usr1 = usr1
+	if c.hlog != "" {
+		f, err := os.Create(c.hlog)
+		if err != nil {
+			return fmt.Errorf("--hlog: %w", err)
+		}
+		defer f.Close()
+		w := bufio.NewWriter(f)
+		defer w.Flush()
+		if err := r.lat.LogTo(w, "feedsub one-way latency, ns: "+strings.Join(c.lines, " "), time.Now()); err != nil {
+			return err
+		}
+	}
 	r.loop(ctx)
 	drain(fan, r.verdict == nil, c.drain)
 	s := r.summary()
@@ -527,7 +544,7 @@ func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
 		}
 		r.timeline = append(r.timeline, iv)
 	}
-	p := r.lat.Interval()
+	p := r.lat.Interval(now)
 	if r.cfg.status > 0 {
 		st := r.tracker.Stats()
 		rate := float64(r.received-r.statusReceived) / every.Seconds()
@@ -573,6 +590,11 @@ func (r *receiver) summary() *summary.Summary {
 		s.Books = books[:min(r.cfg.books, len(books))]
 	}
 	s.VmHWMBytes = peakRSS()
+	if r.cfg.expected > 0 {
+		c := r.lat.Corrected(int64(r.cfg.expected))
+		s.LatencyCorrectedUS = &c
+		s.ExpectedIntervalUS = float64(r.cfg.expected) / 1e3
+	}
 	if r.lastMalformed != nil {
 		s.LastMalformed = r.lastMalformed.Error()
 	}

@@ -6,6 +6,8 @@
 package latency
 
 import (
+	"fmt"
+	"io"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -22,6 +24,10 @@ type Recorder struct {
 	total    *hdr.Histogram
 	interval *hdr.Histogram
 	negative uint64
+
+	log      *hdr.HistogramLogWriter // interval log, if any
+	logStart int64                   // ms since the epoch when the interval began
+	logErr   error
 }
 
 // New returns an empty Recorder.
@@ -55,11 +61,68 @@ func (r *Recorder) Negative() uint64 { return r.negative }
 // Summary returns the cumulative percentiles.
 func (r *Recorder) Summary() Percentiles { return summarise(r.total) }
 
-// Interval returns the percentiles since the last call and starts a new interval.
-func (r *Recorder) Interval() Percentiles {
+// LogTo writes every interval to w as an HdrHistogram interval log (the
+// .hlog format HistogramLogAnalyzer, HdrHistogramVisualizer and
+// hdrhistogram-go's reader understand), values in ns. It writes the
+// header at once; intervals follow from the next Interval call.
+func (r *Recorder) LogTo(w io.Writer, comment string, now time.Time) error {
+	r.log = hdr.NewHistogramLogWriter(w)
+	r.logStart = now.UnixMilli()
+	r.log.SetBaseTime(r.logStart)
+	for _, err := range []error{
+		r.log.OutputLogFormatVersion(),
+		r.log.OutputComment(comment),
+		r.log.OutputStartTime(r.logStart),
+		r.log.OutputBaseTime(r.logStart),
+		r.log.OutputLegend(),
+	} {
+		if err != nil {
+			return fmt.Errorf("latency: writing log header: %w", err)
+		}
+	}
+	return nil
+}
+
+// LogErr returns the first error writing the interval log, if any.
+func (r *Recorder) LogErr() error { return r.logErr }
+
+// Interval returns the percentiles since the last call, logs the interval
+// if LogTo was called, and starts a new interval.
+func (r *Recorder) Interval(now time.Time) Percentiles {
 	p := summarise(r.interval)
+	if r.log != nil && r.logErr == nil {
+		end := now.UnixMilli()
+		r.interval.SetStartTimeMs(r.logStart)
+		r.interval.SetEndTimeMs(end)
+		r.logErr = r.log.OutputIntervalHistogram(r.interval)
+		r.logStart = end
+	}
 	r.interval.Reset()
 	return p
+}
+
+// Corrected returns the cumulative percentiles corrected for coordinated
+// omission, for a sender that meant to send one message every
+// expectedInterval ns: each value v also stands for the messages that
+// would have waited v-interval, v-2*interval, ... while it was held up, as
+// HdrHistogram's RecordCorrectedValue does, applied after the fact so the
+// receive loop never pays for it.
+func (r *Recorder) Corrected(expectedInterval int64) Percentiles {
+	if expectedInterval <= 0 {
+		return r.Summary()
+	}
+	c := hdr.New(lowest, highest, sigfigs)
+	for _, bar := range r.total.Distribution() {
+		if bar.Count == 0 {
+			continue
+		}
+		v := bar.To
+		_ = c.RecordValues(v, bar.Count)
+		for missing := v - expectedInterval; missing >= expectedInterval; missing -= expectedInterval {
+			_ = c.RecordValues(missing, bar.Count)
+		}
+	}
+	return summarise(c)
 }
 
 // Histogram returns the cumulative histogram, for logs and merging.

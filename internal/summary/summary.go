@@ -36,7 +36,11 @@ type Summary struct {
 	ElapsedS  float64             `json:"elapsed_s"`
 	MsgsPerS  float64             `json:"msgs_per_s"`
 	LatencyUS latency.Percentiles `json:"latency_us"`
-	Lines     []Line              `json:"lines"`
+	// LatencyCorrectedUS is LatencyUS corrected for coordinated omission
+	// with ExpectedIntervalUS between messages (--expected-interval).
+	LatencyCorrectedUS *latency.Percentiles `json:"latency_corrected_us,omitempty"`
+	ExpectedIntervalUS float64              `json:"expected_interval_us,omitempty"`
+	Lines              []Line               `json:"lines"`
 	// Timeline has one entry a second (or per --status interval): how
 	// many messages arrived and which line delivered them first, so a
 	// failover shows when it happened.
@@ -124,6 +128,9 @@ func WriteTable(w io.Writer, s *Summary) error {
 	}
 	l := s.LatencyUS
 	fmt.Fprintf(tw, "  latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", f(l.P50), f(l.P90), f(l.P99), f(l.P999), f(l.Max))
+	if c := s.LatencyCorrectedUS; c != nil {
+		fmt.Fprintf(tw, "  corrected\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s (coordinated omission, %gµs interval)\n", f(c.P50), f(c.P90), f(c.P99), f(c.P999), f(c.Max), s.ExpectedIntervalUS)
+	}
 	if s.NegativeLatency > 0 {
 		fmt.Fprintf(tw, "  clock skew\t%d messages arrived before they were sent: the hosts' clocks disagree\n", s.NegativeLatency)
 	}
