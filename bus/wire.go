@@ -173,8 +173,8 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 		dst = binary.LittleEndian.AppendUint32(dst, m.Size)
 		dst = append(dst, byte(m.Side), 0, 0, 0)
 	}
-	for len(dst)-start < n {
-		dst = append(dst, 0)
+	if pad := n - (len(dst) - start); pad > 0 {
+		dst = append(dst, make([]byte, pad)...) // no allocation: the compiler clears in place
 	}
 	return dst, nil
 }
