@@ -62,10 +62,8 @@ type sample struct {
 	pending, late, sessions, malformed uint64
 	endReason                          string
 
-	pubCPU, subCPU cpuTime
-	pubSecs        float64 // the publisher's data phase, for CPU use
-	busyBefore     float64 // share of all CPUs in use just before, by anything
-	busyDuring     float64 // and while the publisher sent (NaN if unknown)
+	busyBefore float64 // share of all CPUs in use just before, by anything
+	during     window  // CPU use while the publisher sent
 
 	// UDP datagrams during the measurement, from the namespaces'
 	// /proc/net/snmp: sent by the publisher's host, received by the
@@ -76,7 +74,7 @@ type sample struct {
 func (s sample) brief() string {
 	return fmt.Sprintf("%s msg/s %7.1f Mbit/s  sent %s received %s lost %d  pub %s  sub %s",
 		thousands(s.msgsPerS), s.mbitPerS, thousands(float64(s.sent)), thousands(float64(s.received)), s.lost,
-		s.pubCPU.share(s.pubSecs), s.subCPU.share(s.elapsedS))
+		s.during.pub.share(s.during.secs), s.during.sub.share(s.during.secs))
 }
 
 // plan is what one measurement runs.
@@ -139,11 +137,11 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 
 	pubUDP0, err := udpCounters(ctx, b.lab, pubHost)
 	if err != nil {
-		return sample{}, err
+		return sample{}, interrupted(parent, err)
 	}
 	subUDP0, err := udpCounters(ctx, b.lab, subHost)
 	if err != nil {
-		return sample{}, err
+		return sample{}, interrupted(parent, err)
 	}
 	sub, err := start(ctx, b.lab, subHost, p.subDesc, p.joined, echo, filepath.Join(b.bin, p.subBin), p.subArgs...)
 	if err != nil {
@@ -160,18 +158,16 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 		sub.wait()
 		return sample{}, interrupted(parent, err)
 	}
-	// Sample the machine over the middle 80% of the data phase.
-	during := make(chan float64, 1)
+	// Sample CPU use over the middle 80% of the data phase.
+	during := make(chan window, 1)
 	go func() {
-		v := math.NaN()
+		w := window{busy: math.NaN()}
 		select {
 		case <-ctx.Done():
 		case <-time.After(warmup + b.cfg.duration/10):
-			if busy, err := machineBusy(ctx, b.cfg.duration*8/10); err == nil {
-				v = busy
-			}
+			w = sampleWindow(ctx, pub, sub, b.cfg.duration*8/10)
 		}
-		during <- v
+		during <- w
 	}()
 	perr := pub.wait()
 	if perr != nil {
@@ -188,18 +184,17 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 	case ctx.Err() != nil:
 		return sample{}, interrupted(parent, fmt.Errorf("did not finish within %v: %w", limit, ctx.Err()))
 	}
-	busyDuring := <-during
+	w := <-during
 	pubUDP, err := udpCounters(ctx, b.lab, pubHost)
 	if err != nil {
-		return sample{}, err
+		return sample{}, interrupted(parent, err)
 	}
 	subUDP, err := udpCounters(ctx, b.lab, subHost)
 	if err != nil {
-		return sample{}, err
+		return sample{}, interrupted(parent, err)
 	}
 
-	s := sample{kind: k, run: run, pubCPU: pub.cpu(), subCPU: sub.cpu(), pubSecs: b.cfg.duration.Seconds(),
-		busyBefore: busyBefore, busyDuring: busyDuring,
+	s := sample{kind: k, run: run, busyBefore: busyBefore, during: w,
 		udpOut:          pubUDP["OutDatagrams"] - pubUDP0["OutDatagrams"],
 		udpIn:           subUDP["InDatagrams"] - subUDP0["InDatagrams"],
 		udpRcvbufErrors: subUDP["RcvbufErrors"] - subUDP0["RcvbufErrors"],
@@ -223,6 +218,42 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 		fmt.Fprintf(b.stderr, "feedbench: warning: %s printed no %q line with a message count; sent is unknown\n", pub.desc, p.sentPrefix+"N messages")
 	}
 	return s, nil
+}
+
+// window is the CPU use of the machine and of the two programs over a
+// stretch of time.
+type window struct {
+	secs     float64 // 0 if it could not be sampled
+	busy     float64 // share of all CPUs in use, NaN if unknown
+	pub, sub cpuTime
+}
+
+// sampleWindow measures CPU use over the next d. It returns a window with
+// secs 0 if a program exited meanwhile or ctx ended.
+func sampleWindow(ctx context.Context, pub, sub *proc, d time.Duration) window {
+	w := window{busy: math.NaN()}
+	busy0, total0, err0 := cpuStat()
+	pub0, err1 := pub.cpu()
+	sub0, err2 := sub.cpu()
+	start := time.Now()
+	if err0 != nil || err1 != nil || err2 != nil {
+		return w
+	}
+	select {
+	case <-ctx.Done():
+		return w
+	case <-time.After(d):
+	}
+	busy1, total1, err0 := cpuStat()
+	pub1, err1 := pub.cpu()
+	sub1, err2 := sub.cpu()
+	if err0 != nil || err1 != nil || err2 != nil || total1 <= total0 {
+		return w
+	}
+	w.secs = time.Since(start).Seconds()
+	w.busy = float64(busy1-busy0) / float64(total1-total0)
+	w.pub, w.sub = pub1.minus(pub0), sub1.minus(sub0)
+	return w
 }
 
 // machineBusy returns the share of all CPUs that was in use (not idle or

@@ -16,30 +16,26 @@ import (
 	"github.com/feedbus/feedbus/bench/lab"
 )
 
-// sampleEvery is how often the CPU time of a running program's threads is
-// read from /proc.
-const sampleEvery = 100 * time.Millisecond
-
 // clockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
 // Linux fixes it at 100 on every architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
 // proc is a program running in a lab host. Its stderr is kept (and echoed
-// with -v), and the CPU time of its threads is sampled while it runs.
+// with -v).
 type proc struct {
 	desc   string
+	pid    int
 	stdout bytes.Buffer
 
 	ready     chan struct{} // closed when a stderr line satisfies isReady
-	done      chan struct{} // closed when the program has exited and been sampled
+	done      chan struct{} // closed when the program has exited
 	err       error         // its exit, valid after done
 	mu        sync.Mutex
 	stderr    []string
 	readyOnce sync.Once
-	threads   map[int]thread // by thread id; the sampler's until done
 }
 
-// thread is one thread's latest sample.
+// thread is one thread's CPU time so far.
 type thread struct {
 	name  string
 	ticks int64 // utime + stime
@@ -51,10 +47,16 @@ type cpuTime struct {
 	app, io time.Duration
 }
 
+// minus returns c - o, never below zero (a thread that exits takes its
+// CPU time with it).
+func (c cpuTime) minus(o cpuTime) cpuTime {
+	return cpuTime{app: max(c.app-o.app, 0), io: max(c.io-o.io, 0)}
+}
+
 // start runs path with args in h. isReady picks the stderr line that says
 // the program is ready; echo, if not nil, gets every stderr line.
 func start(ctx context.Context, l *lab.Lab, h lab.Host, desc string, isReady func(string) bool, echo io.Writer, path string, args ...string) (*proc, error) {
-	p := &proc{desc: desc, ready: make(chan struct{}), done: make(chan struct{}), threads: map[int]thread{}}
+	p := &proc{desc: desc, ready: make(chan struct{}), done: make(chan struct{})}
 	cmd := l.Command(ctx, h, path, args...)
 	cmd.Stdout = &p.stdout
 	cmd.WaitDelay = 5 * time.Second
@@ -66,22 +68,7 @@ func start(ctx context.Context, l *lab.Lab, h lab.Host, desc string, isReady fun
 		return nil, fmt.Errorf("%s: %w", desc, err)
 	}
 	// ip netns exec execs the program in place, so the pid is the program's.
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(sampleEvery)
-		defer t.Stop()
-		for {
-			p.sample(pid)
-			select {
-			case <-exited:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	p.pid = cmd.Process.Pid
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -97,8 +84,6 @@ func start(ctx context.Context, l *lab.Lab, h lab.Host, desc string, isReady fun
 			}
 		}
 		p.err = cmd.Wait()
-		close(exited)
-		<-sampled
 		close(p.done)
 	}()
 	return p, nil
@@ -158,27 +143,34 @@ func (p *proc) line(prefix string) string {
 	return ""
 }
 
-// sample reads the CPU time of every thread of pid. Threads keep their
-// last value after they exit, and so does the whole program.
-func (p *proc) sample(pid int) {
-	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+// cpu returns the CPU time the program's threads have used so far, by kind
+// of thread. libzmq names its I/O threads "ZMQbg/IO/<n>".
+func (p *proc) cpu() (cpuTime, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(p.pid), "task")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return // exited
+		return cpuTime{}, fmt.Errorf("%s: CPU time: %w", p.desc, err)
 	}
+	var c cpuTime
 	for _, e := range entries {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
 		if err != nil {
+			continue // the thread has exited
+		}
+		t, ok := parseStat(string(b))
+		if !ok {
 			continue
 		}
-		if t, ok := parseStat(string(b)); ok {
-			p.threads[tid] = t
+		d := time.Duration(t.ticks) * clockTick
+		switch {
+		case strings.HasPrefix(t.name, "ZMQbg/IO"):
+			c.io += d
+		case strings.HasPrefix(t.name, "ZMQbg/"): // the reaper: idle
+		default:
+			c.app += d
 		}
 	}
+	return c, nil
 }
 
 // parseStat reads the name, utime and stime out of /proc/<pid>/task/<tid>/stat:
@@ -199,21 +191,4 @@ func parseStat(s string) (thread, bool) {
 		return thread{}, false
 	}
 	return thread{name: s[open+1 : end], ticks: utime + stime}, true
-}
-
-// cpu returns the program's CPU time by kind of thread; call it after wait.
-// libzmq names its I/O threads "ZMQbg/IO/<n>".
-func (p *proc) cpu() cpuTime {
-	var c cpuTime
-	for _, t := range p.threads {
-		d := time.Duration(t.ticks) * clockTick
-		switch {
-		case strings.HasPrefix(t.name, "ZMQbg/IO"):
-			c.io += d
-		case strings.HasPrefix(t.name, "ZMQbg/"): // the reaper: idle
-		default:
-			c.app += d
-		}
-	}
-	return c
 }

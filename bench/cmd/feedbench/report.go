@@ -126,7 +126,7 @@ func (r *report) render(sr *sizeResult) string {
 	ratio := median(get(feedbus, msgs)) / median(get(bare, msgs))
 	p("| **feedbus / bare** | **%.2f×** | %.2f× | | |\n\n", ratio, median(get(feedbus, mbit))/median(get(bare, mbit)))
 
-	p("Runs (CPU is the share of one core over the data phase: the Go side + libzmq's I/O thread):\n\n")
+	p("Runs (CPU columns are taken over the middle 80%% of the publisher's data phase; a program's CPU is the Go side + libzmq's I/O thread, in %% of one core):\n\n")
 	p("| run | kind | sent | received | msgs/s | Mbit/s | lost (holes) | publisher CPU | subscriber CPU | UDP datagrams out → in (rcvbuf drops) | machine CPU busy before / during |\n")
 	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range sr.samples {
@@ -136,8 +136,8 @@ func (r *report) render(sr *sizeResult) string {
 		}
 		p("| %d | %s | %s | %s | %s | %.1f | %s (%s) | %s | %s | %s → %s (%s) | %s / %s |\n", s.run, s.kind, sent,
 			thousands(float64(s.received)), thousands(s.msgsPerS), s.mbitPerS,
-			thousands(float64(s.lost)), thousands(float64(s.holes)), s.pubCPU.share(s.pubSecs), s.subCPU.share(s.elapsedS),
-			thousands(float64(s.udpOut)), thousands(float64(s.udpIn)), thousands(float64(s.udpRcvbufErrors)), pct(100*s.busyBefore, 0), pct(100*s.busyDuring, 0))
+			thousands(float64(s.lost)), thousands(float64(s.holes)), s.during.pub.share(s.during.secs), s.during.sub.share(s.during.secs),
+			thousands(float64(s.udpOut)), thousands(float64(s.udpIn)), thousands(float64(s.udpRcvbufErrors)), pct(100*s.busyBefore, 0), pct(100*s.during.busy, 0))
 	}
 	p("\nCommands (programs built by `go build` from this checkout into a temporary directory; JSON written there):\n\n```\n")
 	for _, k := range []kind{bare, feedbus} {
@@ -234,12 +234,15 @@ func observe(m machine, size int, by map[kind][]sample, ratio float64) []string 
 			name string
 			cpu  func(sample) (cpuTime, float64)
 		}{
-			{"publisher", func(s sample) (cpuTime, float64) { return s.pubCPU, s.pubSecs }},
-			{"subscriber", func(s sample) (cpuTime, float64) { return s.subCPU, s.elapsedS }},
+			{"publisher", func(s sample) (cpuTime, float64) { return s.during.pub, s.during.secs }},
+			{"subscriber", func(s sample) (cpuTime, float64) { return s.during.sub, s.during.secs }},
 		} {
 			var app, io []float64
 			for _, s := range ss {
 				c, secs := side.cpu(s)
+				if secs <= 0 {
+					continue
+				}
 				app = append(app, c.app.Seconds()/secs)
 				io = append(io, c.io.Seconds()/secs)
 			}
@@ -251,8 +254,8 @@ func observe(m machine, size int, by map[kind][]sample, ratio float64) []string 
 			}
 		}
 		for _, s := range ss {
-			if !math.IsNaN(s.busyDuring) {
-				totals = append(totals, s.busyDuring)
+			if !math.IsNaN(s.during.busy) {
+				totals = append(totals, s.during.busy)
 			}
 		}
 		if t := median(totals); t >= busy {

@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	m.bufMax = l.BufMax()
 
 	b := &bench{cfg: c, lab: l, bin: tmp, tmp: tmp, stderr: stderr}
-	report := &report{machine: m, cfg: c, date: time.Now().UTC()}
+	rep := &report{machine: m, cfg: c, date: time.Now().UTC()}
 	for _, size := range c.sizes {
 		res := &sizeResult{size: size}
 		for i := 1; i <= c.runs; i++ {
@@ -175,10 +175,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			}
 		}
 		res.cmds = maps.Clone(b.cmds)
-		report.sizes = append(report.sizes, res)
+		rep.sizes = append(rep.sizes, res)
 	}
 
-	sections := report.sections()
+	sections := rep.sections()
 	for _, s := range sections {
 		if _, err := io.WriteString(stdout, s.text+"\n"); err != nil {
 			return err
@@ -193,8 +193,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	return nil
 }
 
-// build compiles the three programs into dir with the go command that is
-// running feedbench, from the module's root.
+// build compiles the three programs into dir with the go command in PATH,
+// from the root of the module feedbench is run in.
 func build(ctx context.Context, dir string) error {
 	gocmd, err := exec.LookPath("go")
 	if err != nil {
@@ -212,7 +212,7 @@ func build(ctx context.Context, dir string) error {
 		"./cmd/feedpub", "./cmd/feedsub", "./bench/cmd/barepair")
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("go build: %w: %s", err, strings.Join(strings.Fields(string(out)), " "))
 	}
 	return nil
 }
