@@ -26,20 +26,7 @@ type Publisher struct {
 // `ipc:///path`); interface names are resolved to addresses, and every
 // error names the line and endpoint at fault.
 func NewPublisher(endpoints []string, opts ...Option) (*Publisher, error) {
-	o, err := buildOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	lines, err := ParseLines(endpoints)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range lines {
-		if err := checkPrivilege(e); err != nil {
-			return nil, err
-		}
-	}
-	ctx, err := newContext(len(lines))
+	ctx, lines, o, err := prepare(endpoints, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,29 @@ func hasCapability(bit uint) bool {
 	return os.Geteuid() == 0
 }
 
+// prepare is the start both sides share: options, endpoints resolved and
+// checked, privileges, and a context with one I/O thread per line.
+func prepare(endpoints []string, opts []Option) (*zmq.Context, []Endpoint, Options, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, nil, Options{}, err
+	}
+	lines, err := ParseLines(endpoints)
+	if err != nil {
+		return nil, nil, Options{}, err
+	}
+	for _, e := range lines {
+		if err := checkPrivilege(e); err != nil {
+			return nil, nil, Options{}, err
+		}
+	}
+	ctx, err := newContext(len(lines))
+	if err != nil {
+		return nil, nil, Options{}, err
+	}
+	return ctx, lines, o, nil
+}
+
 // newContext makes a ZeroMQ context with one I/O thread per line, so each
 // line's socket can be bound to its own thread (and that thread pinned to
 // its own core).

@@ -27,20 +27,7 @@ type Subscriber struct {
 
 // NewSubscriber joins every endpoint. See NewPublisher for the syntax.
 func NewSubscriber(endpoints []string, opts ...Option) (*Subscriber, error) {
-	o, err := buildOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	lines, err := ParseLines(endpoints)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range lines {
-		if err := checkPrivilege(e); err != nil {
-			return nil, err
-		}
-	}
-	ctx, err := newContext(len(lines))
+	ctx, lines, o, err := prepare(endpoints, opts)
 	if err != nil {
 		return nil, err
 	}

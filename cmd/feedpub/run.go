@@ -126,35 +126,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.UsageError{Err: err}
 	}
-	lines, err := bus.ParseLines(c.lines)
-	if err != nil {
+	logf := cli.Warner("feedpub", stderr)
+	place, shown, err := c.affinity.Prepare(c.lines, stdout, logf)
+	if err != nil || shown {
 		return err
-	}
-	place, err := c.affinity.Resolve(lines)
-	if err != nil {
-		return err
-	}
-	if c.affinity.ShowPlan() {
-		return place.Print(stdout)
-	}
-	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "feedpub: warning: "+format+"\n", args...) }
-	for _, w := range place.Warnings {
-		logf("%s", w)
 	}
 	pub, err := bus.NewPublisher(c.lines, c.socket.Options(logf)...)
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
-	if err := place.PinIO(); err != nil {
-		return err
-	}
-	tid, unlock, err := place.LockLoop("feedpub/send")
+	unlock, err := place.Start("feedpub", "send", stderr)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	fmt.Fprintf(stderr, "feedpub: send loop on thread %d\n", tid)
 
 	session := newSessionID()
 	for i, e := range pub.Lines() {

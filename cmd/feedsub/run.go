@@ -114,16 +114,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lines, err := bus.ParseLines(c.lines)
-	if err != nil {
+	logf := cli.Warner("feedsub", stderr)
+	place, shown, err := c.affinity.Prepare(c.lines, stdout, logf)
+	if err != nil || shown {
 		return err
-	}
-	place, err := c.affinity.Resolve(lines)
-	if err != nil {
-		return err
-	}
-	if c.affinity.ShowPlan() {
-		return place.Print(stdout)
 	}
 	var dicts [][]byte
 	for _, path := range c.dicts {
@@ -138,10 +132,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.UsageError{Err: err}
 	}
 	defer dec.Close()
-	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "feedsub: warning: "+format+"\n", args...) }
-	for _, w := range place.Warnings {
-		logf("%s", w)
-	}
 	det, err := snail.New(c.snail)
 	if err != nil {
 		return cli.UsageError{Err: err}
@@ -156,15 +146,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sub.Close()
-	if err := place.PinIO(); err != nil {
-		return err
-	}
-	tid, unlock, err := place.LockLoop("feedsub/recv")
+	unlock, err := place.Start("feedsub", "recv", stderr)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	fmt.Fprintf(stderr, "feedsub: receive loop on thread %d\n", tid)
 	for i, e := range sub.Lines() {
 		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
 	}

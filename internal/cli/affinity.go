@@ -26,9 +26,6 @@ func (a *Affinity) Register(fs *flag.FlagSet) {
 	a.over.RegisterFlags(fs)
 }
 
-// ShowPlan reports whether --plan was given.
-func (a *Affinity) ShowPlan() bool { return a.showPlan }
-
 // Placement is a checked CPU plan for this host.
 type Placement struct {
 	Plan     affinity.Plan
@@ -69,6 +66,27 @@ func (a *Affinity) Resolve(lines []bus.Endpoint) (*Placement, error) {
 		return nil, UsageError{err}
 	}
 	return &Placement{Plan: plan, Topology: topo, Warnings: plan.Warnings(topo, nil)}, nil
+}
+
+// Prepare parses the line endpoints and resolves the CPU plan before any
+// socket opens. With --plan it prints the plan to stdout and reports
+// shown, and the caller stops there; otherwise it passes the plan's
+// warnings to logf.
+func (a *Affinity) Prepare(endpoints []string, stdout io.Writer, logf func(string, ...any)) (p *Placement, shown bool, err error) {
+	lines, err := bus.ParseLines(endpoints)
+	if err != nil {
+		return nil, false, err
+	}
+	if p, err = a.Resolve(lines); err != nil {
+		return nil, false, err
+	}
+	if a.showPlan {
+		return p, true, p.Print(stdout)
+	}
+	for _, w := range p.Warnings {
+		logf("%s", w)
+	}
+	return p, false, nil
 }
 
 // Print writes the topology, the plan and its warnings.
@@ -137,4 +155,20 @@ func (p *Placement) LockLoop(name string) (tid int, undo func(), err error) {
 	// A name is a convenience; failing to set one is not worth stopping for.
 	_ = affinity.NameCurrentThread(name)
 	return affinity.ThreadID(), undo, nil
+}
+
+// Start pins the lines' I/O threads and locks, names and pins the calling
+// goroutine as the hot loop, saying on w which thread it is (tests and
+// perf sessions look it up). Call undo from the same goroutine when the
+// loop is done.
+func (p *Placement) Start(prog, loop string, w io.Writer) (undo func(), err error) {
+	if err := p.PinIO(); err != nil {
+		return nil, err
+	}
+	tid, undo, err := p.LockLoop(prog + "/" + loop)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "%s: %s loop on thread %d\n", prog, loop, tid)
+	return undo, nil
 }

@@ -7,34 +7,24 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "feednoise: %v\n", err)
-	}
-	os.Exit(cli.ExitCode(err))
-}
+func main() { cli.Main("feednoise", run) }
 
-func run(ctx context.Context, args []string) error {
+func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var lines cli.Strings
 	fs := flag.NewFlagSet("feednoise", flag.ContinueOnError)
 	fs.Var(&lines, "line", "endpoint to send noise on, repeatable")
 	rate := fs.Int("rate", 1000, "noise messages per second")
 	duration := fs.Duration("duration", 5*time.Second, "how long to send")
 	maxLen := fs.Int("max-len", 2000, "longest noise message in bytes")
-	if err := cli.Parse(fs, args, os.Stderr); err != nil {
+	if err := cli.Parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if *rate <= 0 || *maxLen <= 0 {
@@ -56,7 +46,7 @@ func run(ctx context.Context, args []string) error {
 		case <-ctx.Done():
 			return nil
 		case <-end:
-			fmt.Fprintf(os.Stderr, "feednoise: sent %d noise messages\n", sent)
+			fmt.Fprintf(stderr, "feednoise: sent %d noise messages\n", sent)
 			return nil
 		case <-tick.C:
 		}

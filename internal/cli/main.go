@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// RunFunc is a program's whole life: it returns when the work is done or
+// ctx is cancelled (SIGINT, SIGTERM).
+type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Main runs run with a context cancelled by SIGINT or SIGTERM, prints its
+// error as one line prefixed with the program's name, and exits with
+// ExitCode's code. It never returns.
+func Main(prog string, run RunFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(ExitOK)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+	}
+	os.Exit(ExitCode(err))
+}
+
+// Warner returns a printf for warnings, one line each, prefixed with the
+// program's name.
+func Warner(prog string, w io.Writer) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		fmt.Fprintf(w, "%s: warning: %s\n", prog, fmt.Sprintf(format, args...))
+	}
+}
