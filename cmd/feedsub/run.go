@@ -292,14 +292,15 @@ type receiver struct {
 	frame bus.Frame
 	msg   bus.Message
 
-	received, filtered, malformed uint64
-	frames, heartbeats            uint64
-	lastMalformed                 error
-	firstData, lastData           time.Time
-	endReason                     string
-	statusReceived                uint64
-	timeline                      []summary.Interval
-	tickWon                       []uint64 // per line, won at the last tick
+	received, filtered, malformed  uint64
+	frames, heartbeats             uint64
+	lastMalformed                  error
+	firstData, lastData            time.Time
+	endReason                      string
+	statusReceived                 uint64
+	statusFrames, statusHeartbeats uint64
+	timeline                       []summary.Interval
+	tickWon                        []uint64 // per line, won at the last tick
 }
 
 type lineState struct {
@@ -534,11 +535,19 @@ func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
 	if r.cfg.status > 0 {
 		st := r.tracker.Stats()
 		rate := float64(r.received-r.statusReceived) / every.Seconds()
-		fmt.Fprintf(r.status, "feedsub: %s rate %.0f msg/s recv %d gaps %d dup %d bad %d p50 %s p99 %s\n",
+		// A quiet feed still heartbeats; a dead one says nothing at all.
+		state := ""
+		if r.frames == r.statusFrames {
+			state = " (silent: no frames)"
+			if r.heartbeats > r.statusHeartbeats {
+				state = " (quiet: heartbeats only)"
+			}
+		}
+		fmt.Fprintf(r.status, "feedsub: %s rate %.0f msg/s recv %d gaps %d dup %d bad %d p50 %s p99 %s%s\n",
 			now.Format("15:04:05"), rate, r.received, st.Gaps, st.Duplicates, r.malformed,
-			latency.Format(p.P50), latency.Format(p.P99))
+			latency.Format(p.P50), latency.Format(p.P99), state)
 	}
-	r.statusReceived = r.received
+	r.statusReceived, r.statusFrames, r.statusHeartbeats = r.received, r.frames, r.heartbeats
 }
 
 func (r *receiver) summary() *summary.Summary {
