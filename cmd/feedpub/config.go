@@ -1,0 +1,98 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/internal/cli"
+)
+
+type config struct {
+	lines      cli.Strings
+	rate       float64
+	count      uint64
+	duration   time.Duration
+	size       int
+	symbols    int
+	frameBytes int
+	maxDelay   time.Duration
+	compress   string
+	codec      bus.Codec
+	zstdDict   string
+	trainDict  string
+	dictSize   int
+	heartbeat  time.Duration
+	warmup     time.Duration
+	linger     time.Duration
+	stream     uint
+	seed       uint64
+	socket     cli.Socket
+	affinity   cli.Affinity
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("feedpub", flag.ContinueOnError)
+	fs.Var(&c.lines, "line", "line endpoint, repeatable, one per NIC: epgm://IFACE;GROUP:PORT, pgm://..., tcp://HOST:PORT (bound) or ipc://PATH")
+	fs.Float64Var(&c.rate, "rate", 10_000, "messages per second; 0 = as fast as possible")
+	fs.Uint64Var(&c.count, "count", 0, "stop after this many messages (0 = no limit)")
+	fs.DurationVar(&c.duration, "duration", 0, "stop after this long (0 = no limit)")
+	fs.IntVar(&c.size, "size", 64, "bytes per market message on the wire, padding included (its natural size if smaller)")
+	fs.IntVar(&c.symbols, "symbols", 100, "number of symbols in the synthetic feed")
+	fs.IntVar(&c.frameBytes, "frame-bytes", 1400, "frame budget in bytes: messages are batched into frames up to this size (1400 fits one PGM TPDU)")
+	fs.DurationVar(&c.maxDelay, "max-delay", 50*time.Microsecond, "longest a message waits in a frame for more to fill it; a frame goes out at once when the next message is due later")
+	fs.StringVar(&c.compress, "compress", "none", "frame body compression: none, s2 or zstd")
+	fs.StringVar(&c.zstdDict, "zstd-dict", "", "zstd dictionary file (see --train-dict); subscribers need the same file")
+	fs.StringVar(&c.trainDict, "train-dict", "", "train a zstd dictionary on the synthetic feed (--symbols, --size), write it to this file and exit")
+	fs.IntVar(&c.dictSize, "dict-size", 16<<10, "size of the dictionary --train-dict builds, in bytes")
+	fs.DurationVar(&c.heartbeat, "heartbeat", 500*time.Millisecond, "send a heartbeat after this long without data")
+	fs.DurationVar(&c.warmup, "warmup", 0, "send only heartbeats for this long before data, so subscribers can join the session")
+	fs.DurationVar(&c.linger, "linger", 2*time.Second, "after the last message keep heartbeating this long so PGM can repair losses")
+	fs.UintVar(&c.stream, "stream", 1, "stream id written in every frame")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic feed")
+	c.socket.Register(fs, "send")
+	c.affinity.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: feedpub --line ENDPOINT [--line ENDPOINT] [flags]\n\nPublishes a synthetic market-data feed on every line.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args, stderr); err != nil {
+		return nil, err
+	}
+	codec, err := bus.ParseCodec(c.compress)
+	if err != nil {
+		return nil, cli.Usagef("--compress %q: want none, s2 or zstd", c.compress)
+	}
+	c.codec = codec
+	switch {
+	case c.trainDict != "":
+		if c.dictSize < 256 || c.dictSize > 1<<20 {
+			return nil, cli.Usagef("--dict-size %d: want 256 to 1048576 bytes", c.dictSize)
+		}
+		return c, nil
+	case c.zstdDict != "" && c.codec != bus.CodecZstd:
+		return nil, cli.Usagef("--zstd-dict needs --compress zstd")
+	case c.maxDelay < 0:
+		return nil, cli.Usagef("--max-delay %v must not be negative", c.maxDelay)
+	case len(c.lines) == 0:
+		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")
+	case c.rate < 0:
+		return nil, cli.Usagef("--rate %v must not be negative", c.rate)
+	case c.duration < 0:
+		return nil, cli.Usagef("--duration %v must not be negative", c.duration)
+	case c.frameBytes < bus.HeaderLen+64 || c.frameBytes > bus.MaxFrameLen:
+		return nil, cli.Usagef("--frame-bytes %d: want %d-%d", c.frameBytes, bus.HeaderLen+64, bus.MaxFrameLen)
+	case c.size > c.frameBytes-bus.HeaderLen:
+		return nil, cli.Usagef("--size %d does not fit in --frame-bytes %d", c.size, c.frameBytes)
+	case c.heartbeat <= 0:
+		return nil, cli.Usagef("--heartbeat %v must be positive", c.heartbeat)
+	case c.warmup < 0 || c.linger < 0:
+		return nil, cli.Usagef("--warmup and --linger must not be negative")
+	case c.stream > 1<<32-1:
+		return nil, cli.Usagef("--stream %d does not fit in 32 bits", c.stream)
+	}
+	return c, nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/fanout"
+	"github.com/feedbus/feedbus/internal/cli"
+	"github.com/feedbus/feedbus/snail"
+)
+
+type config struct {
+	lines    cli.Strings
+	topics   cli.Strings
+	count    uint64
+	idle     time.Duration
+	json     string
+	status   time.Duration
+	gapWait  time.Duration
+	gapFlag  cli.AutoDuration
+	rejoin   time.Duration
+	dicts    cli.Strings
+	workers  int
+	queueLen int
+	overflow string
+	work     time.Duration
+	workOn   string
+	drain    time.Duration
+	books    int
+	hlog     string
+	expected time.Duration
+	snail    snail.Config
+	onSnail  string
+	socket   cli.Socket
+	affinity cli.Affinity
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("feedsub", flag.ContinueOnError)
+	fs.Var(&c.lines, "line", "line endpoint to join, repeatable: epgm://IFACE;GROUP:PORT, pgm://..., tcp://HOST:PORT or ipc://PATH")
+	fs.Var(&c.topics, "topic", "deliver only symbols with this prefix, repeatable (default: all)")
+	fs.Uint64Var(&c.count, "count", 0, "stop after this many messages (0 = no limit)")
+	fs.DurationVar(&c.idle, "idle", 0, "stop after this long without data (0 = never)")
+	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
+	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
+	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")
+	fs.IntVar(&c.workers, "workers", 0, "worker goroutines, messages sharded by symbol (default: one per --pin-workers CPU, else the CPUs the pinned I/O and receive threads leave, at least 1)")
+	fs.IntVar(&c.queueLen, "queue-len", fanout.DefaultQueueLen, "messages queued per worker before --overflow applies")
+	fs.StringVar(&c.overflow, "overflow", "drop", "when a worker's queue is full: drop (and count) or conflate (keep the newest quote and trade per symbol)")
+	fs.DurationVar(&c.work, "work", 0, "simulated cost per message in each worker, for tests and capacity planning")
+	fs.StringVar(&c.workOn, "work-on", "", "comma-separated workers that get --work (default: all), to model one slow worker")
+	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
+	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
+	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
+	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
+	c.snail = snail.DefaultConfig()
+	c.snail.RegisterFlags(fs)
+	fs.StringVar(&c.onSnail, "snail-action", "warn", "when the subscriber cannot keep up: warn (log and count) or exit (summary, one line, exit code 3)")
+	fs.Var(&c.dicts, "zstd-dict", "zstd dictionary file the publisher compresses with, repeatable")
+	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers (0 = never)")
+	c.socket.Register(fs, "receive")
+	c.affinity.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: feedsub --line ENDPOINT [--line ENDPOINT] [flags]\n\nJoins every line, keeps the first copy of each message, and reports rate, loss and latency.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := cli.Parse(fs, args, stderr); err != nil {
+		return nil, err
+	}
+	if len(c.lines) == 0 {
+		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")
+	}
+	if c.onSnail != "warn" && c.onSnail != "exit" {
+		return nil, cli.Usagef("--snail-action %q: want warn or exit", c.onSnail)
+	}
+	if err := c.snail.Validate(); err != nil {
+		return nil, cli.UsageError{Err: err}
+	}
+	if c.workers < 0 || c.books < 0 {
+		return nil, cli.Usagef("--workers and --books must not be negative")
+	}
+	if c.idle < 0 || c.status < 0 || c.rejoin < 0 {
+		return nil, cli.Usagef("--idle, --status and --rejoin-after must not be negative")
+	}
+	for _, t := range c.topics {
+		if t == "" || len(t) > bus.MaxSymbolLen {
+			return nil, cli.Usagef("--topic %q: want a symbol prefix of 1-%d bytes", t, bus.MaxSymbolLen)
+		}
+	}
+	c.gapWait = c.gapFlag.D
+	if !c.gapFlag.IsSet && len(c.lines) > 1 {
+		c.gapWait = 100 * time.Millisecond
+	}
+	return c, nil
+}
