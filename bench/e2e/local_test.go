@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runLocal publishes count messages over ipc:// to one feedsub with the
+// given extra flags; no lab, no root. It returns the summary.
+func runLocal(t *testing.T, count int, subArgs, pubArgs []string) *sub {
+	t.Helper()
+	dir := t.TempDir()
+	ep := "ipc://" + filepath.Join(dir, "feed")
+	s := &sub{json: filepath.Join(dir, "sub.json")}
+	args := append([]string{"--line", ep, "--count", strconv.Itoa(count), "--idle", "10s", "--json", s.json}, subArgs...)
+	s.p = start(t, "feedsub", exec.Command(bin.feedsub, args...))
+	s.p.waitJoined(t, 1)
+	pargs := append([]string{"--line", ep, "--rate", "20000", "--warmup", "500ms", "--linger", "200ms"}, pubArgs...)
+	pub := start(t, "feedpub", exec.Command(bin.feedpub, pargs...))
+	if err := pub.wait(t, time.Minute); err != nil {
+		t.Fatalf("feedpub: %v\n%s", err, pub.stderr())
+	}
+	return s
+}
+
+// TestTopicFilter subscribes to two symbols: only their messages are
+// delivered, the rest are counted as filtered, and sequencing still sees
+// the whole stream.
+func TestTopicFilter(t *testing.T) {
+	const sent = 20_000
+	s := runLocal(t, 0, []string{"--topic", "AAPL", "--topic", "MSF", "--idle", "2s", "--books", "100"},
+		[]string{"--count", strconv.Itoa(sent)})
+	sum := s.summary(t)
+	if sum.Received == 0 || sum.Received+sum.Filtered != sent || sum.Gaps != 0 {
+		t.Fatalf("received %d + filtered %d, want %d in all with no gaps (gaps %d)", sum.Received, sum.Filtered, sent, sum.Gaps)
+	}
+	if len(sum.Books) != 2 {
+		t.Fatalf("books for %d symbols, want AAPL and MSFT only", len(sum.Books))
+	}
+	for _, b := range sum.Books {
+		if b.Symbol != "AAPL" && b.Symbol != "MSFT" {
+			t.Errorf("book for %s, which --topic excludes", b.Symbol)
+		}
+	}
+}
+
+// TestCompressedFeed runs the feed through zstd with a trained dictionary.
+func TestCompressedFeed(t *testing.T) {
+	dict := filepath.Join(t.TempDir(), "feed.dict")
+	if out, err := exec.Command(bin.feedpub, "--train-dict", dict).CombinedOutput(); err != nil {
+		t.Fatalf("--train-dict: %v\n%s", err, out)
+	}
+	const count = 20_000
+	for _, c := range [][]string{{"--compress", "s2"}, {"--compress", "zstd"}, {"--compress", "zstd", "--zstd-dict", dict}} {
+		t.Run(strings.Join(c, " "), func(t *testing.T) {
+			s := runLocal(t, count, []string{"--zstd-dict", dict}, append([]string{"--count", strconv.Itoa(count)}, c...))
+			sum := s.summary(t)
+			wantComplete(t, "feedsub", sum, count)
+			if sum.Malformed != 0 {
+				t.Errorf("%d malformed frames: %s", sum.Malformed, sum.LastMalformed)
+			}
+		})
+	}
+}
