@@ -26,9 +26,53 @@ type Options struct {
 	// SendHWM and RecvHWM bound the frames queued in libzmq per socket.
 	// A PUB socket drops frames past its HWM.
 	SendHWM, RecvHWM int
+	// OnFull says what Send does when a line's queue is at its HWM.
+	OnFull FullPolicy
 	// Logf receives warnings, such as buffers the kernel will clamp. Nil
 	// discards them.
 	Logf func(format string, args ...any)
+}
+
+// FullPolicy is what a publisher does with a frame for a line whose queue
+// is full: PGM's rate limit or a slow TCP peer is holding it back.
+type FullPolicy uint8
+
+const (
+	// Drop drops the frame for that line and counts it: the publisher
+	// never waits, subscribers see a gap unless another line has the frame.
+	Drop FullPolicy = iota
+	// Block waits until the line takes the frame: nothing is lost, and the
+	// publisher slows to what the line carries.
+	Block
+)
+
+func (f FullPolicy) String() string {
+	if f == Block {
+		return "block"
+	}
+	return "drop"
+}
+
+// ParseFullPolicy parses "drop" or "block".
+func ParseFullPolicy(s string) (FullPolicy, error) {
+	switch s {
+	case "drop":
+		return Drop, nil
+	case "block":
+		return Block, nil
+	}
+	return 0, fmt.Errorf("%w: %q: want drop or block", ErrOption, s)
+}
+
+// WithOnFull sets what Send does when a line's queue is full.
+func WithOnFull(f FullPolicy) Option {
+	return func(o *Options) error {
+		if f != Drop && f != Block {
+			return fmt.Errorf("%w: full policy %d", ErrOption, f)
+		}
+		o.OnFull = f
+		return nil
+	}
 }
 
 // Defaults for Options.

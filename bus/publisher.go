@@ -3,12 +3,18 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	zmq "github.com/pebbe/zmq4"
 )
 
-// Publisher sends frames on one or more lines, each a PUB socket on its
+// Publisher sends frames on one or more lines, each an XPUB socket on its
 // own ZeroMQ I/O thread. Every frame goes out on every line.
+//
+// A plain PUB socket drops frames silently at its high-water mark, which
+// PGM's rate limiter reaches whenever the feed outruns ZMQ_RATE. The XPUB
+// sockets here are set to ZMQ_XPUB_NODROP, so a full line is seen: Send
+// then waits for it or drops and counts, as Options.OnFull says.
 //
 // A Publisher is owned by one goroutine: Send and Close must not be called
 // concurrently (ZeroMQ sockets are not thread safe).
@@ -18,7 +24,15 @@ type Publisher struct {
 	socks    []*zmq.Socket
 	opts     Options
 	warnings []string
-	sent     []uint64
+	stats    []LineStats
+	pollers  []*zmq.Poller
+}
+
+// LineStats counts one line's frames.
+type LineStats struct {
+	Sent    uint64 // frames the line's socket took
+	Dropped uint64 // frames dropped because the line's queue was full (OnFull Drop)
+	Waits   uint64 // times Send waited for a full line (OnFull Block)
 }
 
 // NewPublisher opens a PUB socket per endpoint. Endpoints are ZeroMQ's
@@ -30,18 +44,21 @@ func NewPublisher(endpoints []string, opts ...Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{ctx: ctx, lines: lines, opts: o, sent: make([]uint64, len(lines))}
+	p := &Publisher{ctx: ctx, lines: lines, opts: o, stats: make([]LineStats, len(lines))}
 	p.warnings = BufferWarnings(o.SendBuffer, o.RecvBuffer)
 	for _, w := range p.warnings {
 		o.logf("%s", w)
 	}
 	for i, e := range lines {
-		s, err := openSocket(ctx, zmq.PUB, e, i, &o)
+		s, err := openSocket(ctx, zmq.XPUB, e, i, &o)
 		if err != nil {
 			p.Close()
 			return nil, err
 		}
 		p.socks = append(p.socks, s)
+		poller := zmq.NewPoller()
+		poller.Add(s, zmq.POLLOUT)
+		p.pollers = append(p.pollers, poller)
 	}
 	return p, nil
 }
@@ -55,28 +72,42 @@ func (p *Publisher) Options() Options { return p.opts }
 // Warnings returns what the publisher found limiting at start.
 func (p *Publisher) Warnings() []string { return p.warnings }
 
-// Send sends one frame on every line. A PUB socket never blocks: past its
-// high-water mark ZeroMQ drops the frame for that line.
+// Send sends one frame on every line. For a line whose queue is full it
+// waits, or drops the frame for that line and counts it (Options.OnFull);
+// it never blocks on the fast path.
 func (p *Publisher) Send(frame []byte) error {
 	if p.socks == nil {
 		return ErrClosed
 	}
 	var errs error
 	for i, s := range p.socks {
-		if _, err := s.SendBytes(frame, zmq.DONTWAIT); err != nil {
-			if isAgain(err) {
-				continue
+		_, err := s.SendBytes(frame, zmq.DONTWAIT)
+		for err != nil && isAgain(err) && p.opts.OnFull == Block {
+			p.stats[i].Waits++
+			if _, perr := p.pollers[i].Poll(fullPollInterval); perr != nil {
+				err = perr
+				break
 			}
-			errs = errors.Join(errs, fmt.Errorf("line %s: send: %w", LineName(i), err))
-			continue
+			_, err = s.SendBytes(frame, zmq.DONTWAIT)
 		}
-		p.sent[i]++
+		switch {
+		case err == nil:
+			p.stats[i].Sent++
+		case isAgain(err):
+			p.stats[i].Dropped++
+		default:
+			errs = errors.Join(errs, fmt.Errorf("line %s: send: %w", LineName(i), err))
+		}
 	}
 	return errs
 }
 
-// Sent returns the number of frames handed to each line's socket.
-func (p *Publisher) Sent() []uint64 { return p.sent }
+// fullPollInterval bounds one wait for a full line, so that a Block
+// publisher still notices a closed context.
+const fullPollInterval = 100 * time.Millisecond
+
+// Stats returns each line's frame counters, in line order.
+func (p *Publisher) Stats() []LineStats { return p.stats }
 
 // Close closes the sockets and the context. It is idempotent.
 func (p *Publisher) Close() error {

@@ -97,7 +97,7 @@ func openSocket(ctx *zmq.Context, t zmq.Type, e Endpoint, i int, o *Options) (*z
 	}
 	// Publishers bind tcp and ipc endpoints and subscribers connect; for
 	// pgm and epgm both sides connect, which joins the group.
-	if t == zmq.PUB && !e.Multicast() {
+	if (t == zmq.PUB || t == zmq.XPUB) && !e.Multicast() {
 		err = s.Bind(e.String())
 	} else {
 		err = s.Connect(e.String())
@@ -134,8 +134,11 @@ func configure(s *zmq.Socket, t zmq.Type, e Endpoint, i int, o *Options) error {
 			setting{"ZMQ_MULTICAST_HOPS", func() error { return s.SetMulticastHops(o.MulticastHops) }},
 		)
 	}
-	if t == zmq.SUB {
+	switch t {
+	case zmq.SUB:
 		settings = append(settings, setting{"ZMQ_SUBSCRIBE", func() error { return s.SetSubscribe("") }})
+	case zmq.XPUB:
+		settings = append(settings, setting{"ZMQ_XPUB_NODROP", func() error { return s.SetXpubNodrop(true) }})
 	}
 	for _, st := range settings {
 		if err := st.set(); err != nil {

@@ -23,6 +23,7 @@ type config struct {
 	codec      bus.Codec
 	zstdDict   string
 	trainDict  string
+	onFull     string
 	dictSize   int
 	heartbeat  time.Duration
 	warmup     time.Duration
@@ -48,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.zstdDict, "zstd-dict", "", "zstd dictionary file (see --train-dict); subscribers need the same file")
 	fs.StringVar(&c.trainDict, "train-dict", "", "train a zstd dictionary on the synthetic feed (--symbols, --size), write it to this file and exit")
 	fs.IntVar(&c.dictSize, "dict-size", 16<<10, "size of the dictionary --train-dict builds, in bytes")
+	fs.StringVar(&c.onFull, "on-full", "drop", "when a line's queue is full (PGM's rate limit or a slow TCP peer): drop (and count) or block (wait: nothing lost, the feed slows)")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 500*time.Millisecond, "send a heartbeat after this long without data")
 	fs.DurationVar(&c.warmup, "warmup", 0, "send only heartbeats for this long before data, so subscribers can join the session")
 	fs.DurationVar(&c.linger, "linger", 2*time.Second, "after the last message keep heartbeating this long so PGM can repair losses")

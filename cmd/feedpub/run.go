@@ -41,7 +41,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil || shown {
 		return err
 	}
-	pub, err := bus.NewPublisher(c.lines, c.socket.Options(logf)...)
+	full, err := bus.ParseFullPolicy(c.onFull)
+	if err != nil {
+		return cli.UsageError{Err: fmt.Errorf("--on-full: %w", err)}
+	}
+	pub, err := bus.NewPublisher(c.lines, append(c.socket.Options(logf), bus.WithOnFull(full))...)
 	if err != nil {
 		return err
 	}
@@ -66,6 +70,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	elapsed := p.lastData.Sub(p.firstData).Seconds()
 	fmt.Fprintf(stderr, "feedpub: sent %d messages in %d frames (%.1f a frame, %d bytes on the wire) and %d heartbeats in %.2fs, %.0f msg/s\n",
 		p.messages, p.frames, float64(p.messages)/max(float64(p.frames), 1), p.wireBytes, p.heartbeats, elapsed, float64(p.messages)/max(elapsed, 1e-9))
+	for i, st := range pub.Stats() {
+		if st.Dropped > 0 || st.Waits > 0 {
+			fmt.Fprintf(stderr, "feedpub: line %s: %d frames dropped and %d waits because the line was full (--on-full %s)\n",
+				bus.LineName(i), st.Dropped, st.Waits, c.onFull)
+		}
+	}
 	return nil
 }
 
