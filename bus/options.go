@@ -26,6 +26,9 @@ type Options struct {
 	// SendHWM and RecvHWM bound the frames queued in libzmq per socket.
 	// A PUB socket drops frames past its HWM.
 	SendHWM, RecvHWM int
+	// Linger is how long a publisher's Close waits for frames still queued
+	// in libzmq to go out (ZMQ_LINGER); subscribers close at once.
+	Linger time.Duration
 	// OnFull says what Send does when a line's queue is at its HWM.
 	OnFull FullPolicy
 	// Logf receives warnings, such as buffers the kernel will clamp. Nil
@@ -83,6 +86,7 @@ const (
 	DefaultBuffer           = 8 << 20
 	DefaultSendHWM          = 10_000
 	DefaultRecvHWM          = 10_000
+	DefaultLinger           = 2 * time.Second
 )
 
 // DefaultOptions returns feedbus's default socket settings.
@@ -95,6 +99,7 @@ func DefaultOptions() Options {
 		RecvBuffer:       DefaultBuffer,
 		SendHWM:          DefaultSendHWM,
 		RecvHWM:          DefaultRecvHWM,
+		Linger:           DefaultLinger,
 	}
 }
 
@@ -152,6 +157,17 @@ func WithHWM(send, recv int) Option {
 			return fmt.Errorf("%w: high-water marks %d/%d must be positive (0 would mean unbounded)", ErrOption, send, recv)
 		}
 		o.SendHWM, o.RecvHWM = send, recv
+		return nil
+	}
+}
+
+// WithLinger sets how long a publisher's Close waits for queued frames.
+func WithLinger(d time.Duration) Option {
+	return func(o *Options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: linger %v must not be negative", ErrOption, d)
+		}
+		o.Linger = d
 		return nil
 	}
 }

@@ -109,14 +109,16 @@ const fullPollInterval = 100 * time.Millisecond
 // Stats returns each line's frame counters, in line order.
 func (p *Publisher) Stats() []LineStats { return p.stats }
 
-// Close closes the sockets and the context. It is idempotent.
+// Close closes the sockets and the context, first giving frames still
+// queued in libzmq up to Options.Linger to go out: a frame dropped at close
+// would be lost without being counted. It is idempotent.
 func (p *Publisher) Close() error {
 	if p.ctx == nil {
 		return nil
 	}
 	var errs error
 	for _, s := range p.socks {
-		errs = errors.Join(errs, s.Close())
+		errs = errors.Join(errs, s.SetLinger(p.opts.Linger), s.Close())
 	}
 	p.socks = nil
 	errs = errors.Join(errs, p.ctx.Term())

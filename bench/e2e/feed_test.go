@@ -216,3 +216,40 @@ func TestFeedPublisherRestart(t *testing.T) {
 			s.Sessions, s.Gaps, s.Pending, s.Received, second)
 	}
 }
+
+// TestPublisherFullLine runs the feed as fast as it goes against a PGM rate
+// limit that binds. With --on-full block nothing is lost; with drop, what
+// the publisher drops it counts, and subscribers see it as gaps.
+func TestPublisherFullLine(t *testing.T) {
+	l := requireLab(t, labConfig)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for i, policy := range []string{"block", "drop"} {
+		t.Run(policy, func(t *testing.T) {
+			ep := endpoint(l, "epgm", 0, 6301+i)
+			s := startSub(t, ctx, l, l.Subs()[0], []string{ep}, "--idle", "3s", "--pgm-rate", "50000", "--books", "0")
+			pub := start(t, "feedpub", l.Command(ctx, l.Pub(), bin.feedpub, "--line", ep, "--rate", "0", "--duration", "2s",
+				"--warmup", "1s", "--linger", "1s", "--pgm-rate", "50000", "--on-full", policy))
+			if err := pub.wait(t, time.Minute); err != nil {
+				t.Fatalf("feedpub: %v", err)
+			}
+			sum := s.summary(t)
+			var sent, dropped int
+			for _, line := range strings.Split(pub.stderr(), "\n") {
+				fmt.Sscanf(line, "feedpub: sent %d messages", &sent)
+				fmt.Sscanf(line, "feedpub: line A: %d frames dropped", &dropped)
+			}
+			switch policy {
+			case "block":
+				if sum.Gaps != 0 || sum.Received != uint64(sent) || dropped != 0 {
+					t.Errorf("block: sent %d, received %d, gaps %d, dropped %d frames: want everything", sent, sum.Received, sum.Gaps, dropped)
+				}
+			case "drop":
+				if dropped == 0 || sum.Gaps == 0 {
+					t.Errorf("drop: publisher counted %d dropped frames, subscriber %d gaps: the limit did not bind", dropped, sum.Gaps)
+				}
+			}
+			t.Logf("%s: sent %d, received %d (%.0f msg/s), gaps %d, frames dropped %d", policy, sent, sum.Received, sum.MsgsPerS, sum.Gaps, dropped)
+		})
+	}
+}

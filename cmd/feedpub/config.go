@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.onFull, "on-full", "drop", "when a line's queue is full (PGM's rate limit or a slow TCP peer): drop (and count) or block (wait: nothing lost, the feed slows)")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 500*time.Millisecond, "send a heartbeat after this long without data")
 	fs.DurationVar(&c.warmup, "warmup", 0, "send only heartbeats for this long before data, so subscribers can join the session")
-	fs.DurationVar(&c.linger, "linger", 2*time.Second, "after the last message keep heartbeating this long so PGM can repair losses")
+	fs.DurationVar(&c.linger, "linger", 2*time.Second, "after the last message keep heartbeating this long so PGM can repair losses, then wait up to as long again for queued frames to leave")
 	fs.UintVar(&c.stream, "stream", 1, "stream id written in every frame")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic feed")
 	c.socket.Register(fs, "send")

@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.UsageError{Err: fmt.Errorf("--on-full: %w", err)}
 	}
-	pub, err := bus.NewPublisher(c.lines, append(c.socket.Options(logf), bus.WithOnFull(full))...)
+	pub, err := bus.NewPublisher(c.lines, append(c.socket.Options(logf), bus.WithOnFull(full), bus.WithLinger(c.linger))...)
 	if err != nil {
 		return err
 	}
