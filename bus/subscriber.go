@@ -23,6 +23,8 @@ type Subscriber struct {
 	next     int
 	opts     Options
 	warnings []string
+	rcvtimeo time.Duration // ZMQ_RCVTIMEO set on a lone line's socket
+	timeoSet bool          // whether rcvtimeo has been set on the current socket
 }
 
 // NewSubscriber joins every endpoint. See NewPublisher for the syntax.
@@ -62,6 +64,9 @@ func (s *Subscriber) Recv(timeout time.Duration) (frame []byte, line int, err er
 	if s.socks == nil {
 		return nil, -1, ErrClosed
 	}
+	if len(s.socks) == 1 && s.socks[0] != nil {
+		return s.recvOne(timeout)
+	}
 	if frame, line, err = s.tryRecv(); frame != nil || err != nil {
 		return frame, line, err
 	}
@@ -71,6 +76,26 @@ func (s *Subscriber) Recv(timeout time.Duration) (frame []byte, line int, err er
 		return nil, -1, fmt.Errorf("bus: poll: %w", err)
 	}
 	return s.tryRecv()
+}
+
+// recvOne serves a single line with one blocking receive per frame: no
+// poll, so a frame reaches the caller as soon as libzmq has it.
+func (s *Subscriber) recvOne(timeout time.Duration) ([]byte, int, error) {
+	sock := s.socks[0]
+	if !s.timeoSet || timeout != s.rcvtimeo {
+		if err := sock.SetRcvtimeo(timeout); err != nil {
+			return nil, -1, fmt.Errorf("line A: setting ZMQ_RCVTIMEO: %w", err)
+		}
+		s.rcvtimeo, s.timeoSet = timeout, true
+	}
+	b, err := sock.RecvBytes(0)
+	if err != nil {
+		if isAgain(err) {
+			return nil, -1, nil
+		}
+		return nil, -1, fmt.Errorf("line A: receive: %w", err)
+	}
+	return b, 0, nil
 }
 
 func (s *Subscriber) tryRecv() ([]byte, int, error) {
@@ -111,6 +136,7 @@ func (s *Subscriber) Rejoin(i int) error {
 	if err := s.socks[i].Close(); err != nil {
 		return fmt.Errorf("line %s: rejoin: closing: %w", LineName(i), err)
 	}
+	s.timeoSet = false // a new socket has libzmq's default
 	sock, err := openSocket(s.ctx, zmq.SUB, s.lines[i], i, &s.opts)
 	if err != nil {
 		// Keep the slot usable for Close; the line stays down.
