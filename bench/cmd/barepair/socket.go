@@ -33,7 +33,10 @@ type socket struct {
 // open makes a context with one I/O thread and a socket of type t on it,
 // applies o and binds or connects to e. The settings, their order and the
 // context options mirror bus.NewPublisher and bus.NewSubscriber for line A,
-// so the pair differs from feedbus only in what it sends.
+// so the pair differs from feedbus only in what it sends, and in that its
+// publisher is a plain PUB, which drops silently at the high-water mark,
+// where feedbus's is an XPUB with ZMQ_XPUB_NODROP, which lets feedpub see
+// a full line and count (or wait for) the frames it cannot queue.
 func open(t zmq.Type, e bus.Endpoint, o *bus.Options) (*socket, error) {
 	zctx, err := zmq.NewContext()
 	if err != nil {

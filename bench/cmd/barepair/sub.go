@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/internal/latency"
 	zmq "github.com/pebbe/zmq4"
 )
 
@@ -19,6 +21,7 @@ const pollEvery = 50 * time.Millisecond
 
 // result is what the subscriber writes with -json. Counts are measured
 // messages (markers excluded); elapsed runs from the first to the last.
+// Latency is as feedsub reports it.
 type result struct {
 	Received  uint64  `json:"received"`
 	Bytes     uint64  `json:"bytes"`
@@ -31,13 +34,21 @@ type result struct {
 	Holes     uint64  `json:"holes"`     // runs of skipped sequence numbers
 	Reordered uint64  `json:"reordered"` // arrived at or below the highest seen
 	Markers   uint64  `json:"markers"`
-	Malformed uint64  `json:"malformed"` // shorter than a sequence number
-	EndReason string  `json:"end_reason"`
+	Malformed uint64  `json:"malformed"` // shorter than the header
+	// NegativeLatency counts messages that arrived before they were sent
+	// by the clocks' reckoning.
+	NegativeLatency    uint64               `json:"negative_latency"`
+	LatencyUS          latency.Percentiles  `json:"latency_us"`
+	LatencyCorrectedUS *latency.Percentiles `json:"latency_corrected_us,omitempty"`
+	ExpectedIntervalUS float64              `json:"expected_interval_us,omitempty"`
+	EndReason          string               `json:"end_reason"`
 }
 
-// subscribe counts messages until -idle passes without one (once data has
-// arrived), -wait passes without any, or ctx ends. Like bus.Subscriber it
-// receives with DONTWAIT and polls only when nothing is queued.
+// subscribe counts messages and records their one-way latency with
+// internal/latency, as feedsub does, until -idle passes without one (once
+// data has arrived), -wait passes without any, or ctx ends. Like
+// bus.Subscriber it receives with DONTWAIT and polls only when nothing is
+// queued.
 func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, stdout, stderr io.Writer) (err error) {
 	s, err := open(zmq.SUB, e, o)
 	if err != nil {
@@ -48,6 +59,20 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 			err = fmt.Errorf("closing: %w", cerr)
 		}
 	}()
+	rec := latency.New()
+	var flush func() error
+	if c.hlog != "" {
+		f, err := os.Create(c.hlog)
+		if err != nil {
+			return fmt.Errorf("-hlog: %w", err)
+		}
+		defer f.Close()
+		w := bufio.NewWriter(f)
+		flush = w.Flush
+		if err := rec.LogTo(w, "barepair one-way latency, ns: "+e.String(), time.Now()); err != nil {
+			return err
+		}
+	}
 	poller := zmq.NewPoller()
 	poller.Add(s.sock, zmq.POLLIN)
 	fmt.Fprintf(stderr, "barepair: sub %s joined\n", e)
@@ -55,6 +80,7 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 	var r result
 	var first, last time.Time
 	start := time.Now()
+	nextTick := start.Add(c.status)
 	for {
 		if ctx.Err() != nil {
 			r.EndReason = "signal"
@@ -66,6 +92,10 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 				return fmt.Errorf("receive: %w", err)
 			}
 			now := time.Now()
+			if !now.Before(nextTick) {
+				rec.Interval(now)
+				nextTick = now.Add(c.status)
+			}
 			if r.Received > 0 && now.Sub(last) >= c.idle {
 				r.EndReason = "idle"
 				break
@@ -79,7 +109,7 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 			}
 			continue
 		}
-		if len(b) < seqLen {
+		if len(b) < headerLen {
 			r.Malformed++
 			continue
 		}
@@ -89,6 +119,11 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 			continue
 		}
 		last = time.Now()
+		rec.Record(last.UnixNano()-int64(binary.LittleEndian.Uint64(b[seqLen:])), 1)
+		if !last.Before(nextTick) {
+			rec.Interval(last)
+			nextTick = last.Add(c.status)
+		}
 		switch {
 		case r.Received == 0:
 			first = last
@@ -107,6 +142,22 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 		r.Bytes += uint64(len(b))
 	}
 
+	if flush != nil {
+		rec.Interval(time.Now()) // the last, partial interval
+		if err := rec.LogErr(); err != nil {
+			return fmt.Errorf("-hlog: %w", err)
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("-hlog: %w", err)
+		}
+	}
+	r.NegativeLatency = rec.Negative()
+	r.LatencyUS = rec.Summary()
+	if c.expected > 0 {
+		p := rec.Corrected(c.expected.Nanoseconds())
+		r.LatencyCorrectedUS = &p
+		r.ExpectedIntervalUS = float64(c.expected.Nanoseconds()) / 1e3
+	}
 	if r.ElapsedS = last.Sub(first).Seconds(); r.Received > 0 && r.ElapsedS > 0 {
 		r.MsgsPerS = float64(r.Received) / r.ElapsedS
 		r.MbitPerS = float64(r.Bytes) * 8 / r.ElapsedS / 1e6
@@ -116,8 +167,10 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "barepair: received %d messages (%d bytes) in %.2fs: %.0f msg/s, %.1f Mbit/s; lost %d in %d holes, reordered %d, malformed %d; ended by %s\n",
-		r.Received, r.Bytes, r.ElapsedS, r.MsgsPerS, r.MbitPerS, r.Lost, r.Holes, r.Reordered, r.Malformed, r.EndReason)
+	l := r.LatencyUS
+	fmt.Fprintf(stdout, "barepair: received %d messages (%d bytes) in %.2fs: %.0f msg/s, %.1f Mbit/s; lost %d in %d holes, reordered %d, malformed %d; latency p50 %s p99 %s p99.9 %s max %s; ended by %s\n",
+		r.Received, r.Bytes, r.ElapsedS, r.MsgsPerS, r.MbitPerS, r.Lost, r.Holes, r.Reordered, r.Malformed,
+		latency.Format(l.P50), latency.Format(l.P99), latency.Format(l.P999), latency.Format(l.Max), r.EndReason)
 	if r.EndReason == "wait" {
 		return fmt.Errorf("no data on %s within %v", e, c.wait)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,54 +14,99 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus/bench/lab"
+	"github.com/feedbus/feedbus/internal/latency"
 	"github.com/feedbus/feedbus/internal/summary"
 )
 
-// kind is what a measurement runs.
-type kind string
+// system is what a measurement runs.
+type system string
 
 const (
-	bare    kind = "bare"    // barepair pub -> barepair sub
-	feedbus kind = "feedbus" // feedpub -> feedsub
+	feedbus system = "feedbus" // feedpub -> feedsub
+	bare    system = "bare"    // barepair pub -> barepair sub
+	wire    system = "wire"    // udpwire send -> udpwire recv
 )
+
+// systems in the order the report lists them.
+var systems = []system{feedbus, bare, wire}
+
+func (s system) title() string {
+	switch s {
+	case bare:
+		return "bare pair"
+	case wire:
+		return "UDP wire"
+	}
+	return string(s)
+}
 
 // pause separates measurements, so that nothing of one is in flight in
 // the next; the machine's CPU use is sampled over it.
-const pause = 500 * time.Millisecond
+const pause = 300 * time.Millisecond
 
 // quiet is the CPU use of the machine (all CPUs) before a measurement
 // above which something else was running.
 const quiet = 0.1
 
-type bench struct {
-	cfg    *config
-	lab    *lab.Lab
-	bin    string // directory of the built programs
-	tmp    string // where subscribers write their JSON
-	stderr io.Writer
-	// cmds holds the last command lines run for each kind, subscriber
-	// first, for the report.
-	cmds map[kind][]string
+// spec is one measurement: a system, a message size and a rate.
+type spec struct {
+	sys      system
+	size     int
+	rate     float64 // messages per second; 0 = as fast as the publisher can
+	duration time.Duration
+	codec    string // feedbus: none, s2 or zstd (zstd with the trained dictionary)
+	pgmRate  int    // PGM rate limit in kbit/s for feedbus and bare; 0 = feedbus's default
+	hlog     string // if set, the subscriber writes its latency interval log here
+}
+
+// expected is the interval between messages the publisher aims for.
+func (sp spec) expected() time.Duration {
+	if sp.rate <= 0 {
+		return 0
+	}
+	return time.Duration(math.Round(1e9 / sp.rate))
+}
+
+func (sp spec) String() string {
+	s := fmt.Sprintf("%s %dB", sp.sys, sp.size)
+	if sp.sys == feedbus && sp.codec != "" && sp.codec != "none" {
+		s += " " + sp.codec
+	}
+	if sp.pgmRate > 0 {
+		s += fmt.Sprintf(" pgm-rate %d", sp.pgmRate)
+	}
+	if sp.rate > 0 {
+		return s + " at " + thousands(sp.rate) + " msg/s"
+	}
+	return s + " at rate 0"
 }
 
 // sample is the outcome of one measurement.
 type sample struct {
-	kind kind
-	run  int
+	spec spec
 
-	sent     uint64 // messages the publisher handed to ZeroMQ
-	received uint64
-	elapsedS float64 // subscriber's first to last message
-	msgsPerS float64
-	mbitPerS float64 // market-message bytes (padding included), no framing
+	sent      uint64 // messages the publisher handed to its socket
+	wireBytes uint64 // feedbus: bytes of data frames sent, after compression
+	frames    uint64 // feedbus: data frames sent
+	received  uint64
+	elapsedS  float64 // subscriber's first to last message
+	msgsPerS  float64
+	mbitPerS  float64 // market-message bytes (padding included), no framing
 	// lost is what the subscriber knows it missed between its first and
-	// last message: skipped sequence numbers for bare, gaps for feedbus.
+	// last message: skipped sequence numbers (bare, wire), gaps (feedbus).
 	lost  uint64
-	holes uint64 // runs of lost messages: bare's holes, feedbus's gap events
+	holes uint64 // runs of lost messages
 
 	// feedbus only, from feedsub's summary
-	pending, late, sessions, malformed uint64
-	endReason                          string
+	pending, late, sessions, malformed, dropped uint64
+	// feedbus only: frames feedpub dropped because line A's queue was full
+	// (--on-full drop), from its last lines
+	pubFull uint64
+
+	endReason string
+	lat       latency.Percentiles
+	corrected *latency.Percentiles // with spec.expected(), if the rate was set
+	negative  uint64               // messages that arrived before they were sent
 
 	busyBefore float64 // share of all CPUs in use just before, by anything
 	during     window  // CPU use while the publisher sent
@@ -69,6 +115,15 @@ type sample struct {
 	// /proc/net/snmp: sent by the publisher's host, received by the
 	// subscriber's, and dropped there because the socket buffer was full.
 	udpOut, udpIn, udpRcvbufErrors uint64
+	// backlogDrops are packets the kernel dropped for a full per-CPU
+	// input queue (/proc/net/softnet_stat, all namespaces), e.g. between
+	// the veths and the bridge.
+	backlogDrops uint64
+	// txBytes is what the publisher's lab NIC sent (/proc/net/dev), all
+	// headers, repairs and heartbeats included.
+	txBytes uint64
+
+	cmds []string // subscriber and publisher command lines
 }
 
 func (s sample) brief() string {
@@ -77,7 +132,66 @@ func (s sample) brief() string {
 		s.during.pub.share(s.during.secs), s.during.sub.share(s.during.secs))
 }
 
-// plan is what one measurement runs.
+// achieved is the share of rate × duration a paced publisher must send
+// for the run to count: below it the publisher could not keep the pace.
+const achieved = 0.97
+
+// verdict tells whether the subscriber got everything the publisher meant
+// to send (no loss, received = sent) at the pace it was sent (the publisher
+// sent rate × duration, the subscriber received at the rate), and if not,
+// why. The pace matters because a publisher's queue can hold a whole short
+// run (feedpub's 10,000 frames are 210,000 64-byte messages) and drain it
+// after the data phase.
+func (s sample) verdict() (bool, string) {
+	sp := s.spec
+	switch {
+	case s.sent == 0:
+		return false, "publisher's sent count unknown"
+	case s.lost > 0:
+		return false, fmt.Sprintf("lost %s", thousands(float64(s.lost)))
+	case s.received < s.sent:
+		return false, fmt.Sprintf("received %s of %s", thousands(float64(s.received)), thousands(float64(s.sent)))
+	case s.received > s.sent:
+		return false, fmt.Sprintf("received %s, more than the %s sent", thousands(float64(s.received)), thousands(float64(s.sent)))
+	case sp.sys == feedbus && s.dropped > 0:
+		return false, fmt.Sprintf("feedsub's workers dropped %s", thousands(float64(s.dropped)))
+	case sp.sys == feedbus && (s.pending > 0 || s.late > 0 || s.sessions != 1 || s.malformed > 0):
+		return false, fmt.Sprintf("pending %d, late %d, sessions %d, malformed %d", s.pending, s.late, s.sessions, s.malformed)
+	case sp.rate > 0 && float64(s.sent) < achieved*sp.rate*sp.duration.Seconds():
+		return false, fmt.Sprintf("publisher sent only %.0f%% of rate × duration", 100*float64(s.sent)/(sp.rate*sp.duration.Seconds()))
+	case sp.rate > 0 && s.msgsPerS < achieved*sp.rate:
+		return false, fmt.Sprintf("subscriber received at only %.0f%% of the rate", 100*s.msgsPerS/sp.rate)
+	}
+	return true, "clean"
+}
+
+// shareOfTarget is what arrived ÷ what a paced run meant to send (rate ×
+// duration), or received ÷ sent at --rate 0; NaN if unknown.
+func (s sample) shareOfTarget() float64 {
+	if s.spec.rate > 0 {
+		return float64(s.received) / (s.spec.rate * s.spec.duration.Seconds())
+	}
+	return s.deliveredFrac()
+}
+
+// deliveredFrac is received ÷ sent, NaN if sent is unknown.
+func (s sample) deliveredFrac() float64 {
+	if s.sent == 0 {
+		return math.NaN()
+	}
+	return float64(s.received) / float64(s.sent)
+}
+
+// bytesPerMsg is what feedbus put on the wire per message, frame header
+// included, after compression; NaN if unknown.
+func (s sample) bytesPerMsg() float64 {
+	if s.wireBytes == 0 || s.sent == 0 {
+		return math.NaN()
+	}
+	return float64(s.wireBytes) / float64(s.sent)
+}
+
+// plan is how one measurement runs its two programs.
 type plan struct {
 	pubBin, subBin   string // program names in the build directory
 	pubDesc, subDesc string // for messages
@@ -86,24 +200,62 @@ type plan struct {
 	sentPrefix       string                       // starts the publisher's "sent N messages" line
 }
 
-func (b *bench) plan(k kind, size int, out string) plan {
-	pubEP, subEP := b.lab.Endpoint("epgm", b.lab.Pub(), 0), b.lab.Endpoint("epgm", b.lab.Subs()[0], 0)
-	dur, sz := b.cfg.duration.String(), strconv.Itoa(size)
-	if k == bare {
+func (b *bench) plan(sp spec, out string) plan {
+	pubHost, subHost := b.lab.Pub(), b.lab.Subs()[0]
+	pubEP, subEP := b.lab.Endpoint("epgm", pubHost, 0), b.lab.Endpoint("epgm", subHost, 0)
+	dur, size, rate := sp.duration.String(), strconv.Itoa(sp.size), strconv.FormatFloat(sp.rate, 'f', -1, 64)
+	latFlags := func(prefix string) []string {
+		var a []string
+		if sp.hlog != "" {
+			a = append(a, prefix+"hlog", sp.hlog)
+		}
+		if sp.rate > 0 {
+			a = append(a, prefix+"expected-interval", sp.expected().String())
+		}
+		return a
+	}
+	pgm := func(prefix string) []string {
+		if sp.pgmRate > 0 {
+			return []string{prefix + "pgm-rate", strconv.Itoa(sp.pgmRate)}
+		}
+		return nil
+	}
+	switch sp.sys {
+	case bare:
 		return plan{
 			pubBin: "barepair", subBin: "barepair", pubDesc: "barepair pub", subDesc: "barepair sub",
-			subArgs: []string{"-mode", "sub", "-endpoint", subEP, "-idle", idle.String(), "-json", out},
-			pubArgs: []string{"-mode", "pub", "-endpoint", pubEP, "-size", sz, "-duration", dur, "-warmup", warmup.String()},
+			subArgs: append(append([]string{"-mode", "sub", "-endpoint", subEP, "-idle", idle.String(), "-json", out}, latFlags("-")...), pgm("-")...),
+			pubArgs: append([]string{"-mode", "pub", "-endpoint", pubEP, "-size", size, "-rate", rate, "-duration", dur, "-warmup", warmup.String(), "-linger", linger.String()}, pgm("-")...),
 			joined: func(s string) bool {
 				return strings.HasPrefix(s, "barepair: sub ") && strings.HasSuffix(s, " joined")
 			},
 			sentPrefix: "barepair: sent ",
 		}
+	case wire:
+		group := b.lab.Group(0).String()
+		return plan{
+			pubBin: "udpwire", subBin: "udpwire", pubDesc: "udpwire send", subDesc: "udpwire recv",
+			subArgs: append([]string{"-mode", "recv", "-group", group, "-iface", subHost.NICs[0].Addr.String(), "-idle", idle.String(), "-json", out}, latFlags("-")...),
+			pubArgs: []string{"-mode", "send", "-group", group, "-iface", pubHost.NICs[0].Addr.String(), "-size", size, "-rate", rate, "-duration", dur, "-warmup", warmup.String(), "-linger", linger.String()},
+			joined: func(s string) bool {
+				return strings.HasPrefix(s, "udpwire: recv ") && strings.HasSuffix(s, " joined")
+			},
+			sentPrefix: "udpwire: sent ",
+		}
+	}
+	subArgs := []string{"--line", subEP, "--idle", idle.String(), "--json", out, "--books", "0"}
+	pubArgs := []string{"--line", pubEP, "--rate", rate, "--duration", dur, "--warmup", warmup.String(), "--linger", linger.String(), "--size", size}
+	if sp.codec != "" && sp.codec != "none" {
+		pubArgs = append(pubArgs, "--compress", sp.codec)
+		if sp.codec == "zstd" {
+			pubArgs = append(pubArgs, "--zstd-dict", b.dict)
+			subArgs = append(subArgs, "--zstd-dict", b.dict)
+		}
 	}
 	return plan{
 		pubBin: "feedpub", subBin: "feedsub", pubDesc: "feedpub", subDesc: "feedsub",
-		subArgs: []string{"--line", subEP, "--idle", idle.String(), "--json", out},
-		pubArgs: []string{"--line", pubEP, "--rate", "0", "--duration", dur, "--warmup", warmup.String(), "--size", sz},
+		subArgs: append(append(subArgs, latFlags("--")...), pgm("--")...),
+		pubArgs: append(pubArgs, pgm("--")...),
 		joined: func(s string) bool {
 			return strings.HasPrefix(s, "feedsub: line A ") && strings.HasSuffix(s, " joined")
 		},
@@ -111,21 +263,18 @@ func (b *bench) plan(k kind, size int, out string) plan {
 	}
 }
 
-// measure runs one subscriber and one publisher of kind k and reads the
+// measure runs one subscriber and one publisher as sp says and reads the
 // subscriber's result. The subscriber starts first; the publisher starts
 // once it has joined.
-func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, error) {
-	limit := warmup + b.cfg.duration + idle + slack
+func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
+	limit := warmup + sp.duration + idle + slack
 	ctx, cancel := context.WithTimeout(parent, limit)
 	defer cancel()
 	pubHost, subHost := b.lab.Pub(), b.lab.Subs()[0]
-	out := filepath.Join(b.tmp, fmt.Sprintf("%s-%d-%d.json", k, size, run))
-	os.Remove(out)
-	p := b.plan(k, size, out)
-	if b.cmds == nil {
-		b.cmds = map[kind][]string{}
-	}
-	b.cmds[k] = []string{commandLine(subHost, p.subBin, p.subArgs), commandLine(pubHost, p.pubBin, p.pubArgs)}
+	b.seq++
+	out := filepath.Join(b.tmp, fmt.Sprintf("%03d-%s-%d.json", b.seq, sp.sys, sp.size))
+	p := b.plan(sp, out)
+	cmds := []string{commandLine(subHost, p.subBin, p.subArgs), commandLine(pubHost, p.pubBin, p.pubArgs)}
 	var echo io.Writer
 	if b.cfg.verbose {
 		echo = b.stderr
@@ -134,12 +283,19 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
-
 	pubUDP0, err := udpCounters(ctx, b.lab, pubHost)
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
 	subUDP0, err := udpCounters(ctx, b.lab, subHost)
+	if err != nil {
+		return sample{}, interrupted(parent, err)
+	}
+	backlog0, err := backlogDrops()
+	if err != nil {
+		return sample{}, err
+	}
+	tx0, err := nicTxBytes(ctx, b.lab, pubHost)
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
@@ -164,8 +320,8 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 		w := window{busy: math.NaN()}
 		select {
 		case <-ctx.Done():
-		case <-time.After(warmup + b.cfg.duration/10):
-			w = sampleWindow(ctx, pub, sub, b.cfg.duration*8/10)
+		case <-time.After(warmup + sp.duration/10):
+			w = sampleWindow(ctx, pub, sub, sp.duration*8/10)
 		}
 		during <- w
 	}()
@@ -193,31 +349,63 @@ func (b *bench) measure(parent context.Context, k kind, size, run int) (sample, 
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
+	backlog, err := backlogDrops()
+	if err != nil {
+		return sample{}, err
+	}
+	tx, err := nicTxBytes(ctx, b.lab, pubHost)
+	if err != nil {
+		return sample{}, interrupted(parent, err)
+	}
 
-	s := sample{kind: k, run: run, busyBefore: busyBefore, during: w,
+	s := sample{spec: sp, busyBefore: busyBefore, during: w, cmds: cmds,
 		udpOut:          pubUDP["OutDatagrams"] - pubUDP0["OutDatagrams"],
 		udpIn:           subUDP["InDatagrams"] - subUDP0["InDatagrams"],
 		udpRcvbufErrors: subUDP["RcvbufErrors"] - subUDP0["RcvbufErrors"],
+		backlogDrops:    backlog - backlog0,
+		txBytes:         tx - tx0,
 	}
-	if k == bare {
-		err = readBare(out, &s)
+	if sp.sys == feedbus {
+		err = readFeedsub(out, &s, b.stderr)
 	} else {
-		err = readFeedsub(out, size, &s, b.stderr)
+		err = readBaseline(out, &s)
 	}
 	if err != nil {
 		return sample{}, err
 	}
+	s.mbitPerS = s.msgsPerS * float64(sp.size) * 8 / 1e6
 	if s.received == 0 || s.elapsedS <= 0 {
 		return sample{}, sub.failure(fmt.Errorf("received %d messages in %.3fs (ended by %s); publisher: %s",
 			s.received, s.elapsedS, s.endReason, strings.Join(pub.lines(), "; ")))
 	}
-	line := pub.line(p.sentPrefix)
-	if _, err := fmt.Sscanf(line, p.sentPrefix+"%d messages", &s.sent); err != nil {
-		// Only "delivered" needs it; leave it unknown (0) rather than
-		// lose the measurement.
-		fmt.Fprintf(b.stderr, "feedbench: warning: %s printed no %q line with a message count; sent is unknown\n", pub.desc, p.sentPrefix+"N messages")
+	if err := parseSent(pub.line(p.sentPrefix), sp.sys, &s); err != nil {
+		// Only the verdict needs it, and says "unknown" without it.
+		fmt.Fprintf(b.stderr, "feedbench: warning: %s: %v\n", pub.desc, err)
+	}
+	if sp.sys == feedbus {
+		// Printed only by a feedpub that counts full-line drops.
+		fmt.Sscanf(pub.line("feedpub: line A: "), "feedpub: line A: %d frames dropped", &s.pubFull)
 	}
 	return s, nil
+}
+
+// parseSent reads the publisher's last line: how many messages it sent
+// and, for feedpub, in how many frames and bytes.
+func parseSent(line string, sys system, s *sample) error {
+	var err error
+	switch sys {
+	case feedbus:
+		var perFrame float64
+		_, err = fmt.Sscanf(line, "feedpub: sent %d messages in %d frames (%f a frame, %d bytes on the wire)", &s.sent, &s.frames, &perFrame, &s.wireBytes)
+	case bare:
+		_, err = fmt.Sscanf(line, "barepair: sent %d messages", &s.sent)
+	case wire:
+		_, err = fmt.Sscanf(line, "udpwire: sent %d messages", &s.sent)
+	}
+	if err != nil {
+		return fmt.Errorf("no message count in %q: %w", line, err)
+	}
+	return nil
 }
 
 // window is the CPU use of the machine and of the two programs over a
@@ -303,6 +491,35 @@ func cpuStat() (busy, total uint64, err error) {
 	return busy, total, nil
 }
 
+// backlogDrops sums the second column of /proc/net/softnet_stat (packets
+// dropped for a full per-CPU input queue, hex) over all CPUs. The counters
+// are the machine's, the same in every namespace; feedbench only reads them.
+func backlogDrops() (uint64, error) {
+	f, err := os.Open("/proc/net/softnet_stat")
+	if err != nil {
+		return 0, fmt.Errorf("softnet_stat: %w", err)
+	}
+	defer f.Close()
+	return parseSoftnet(f)
+}
+
+func parseSoftnet(r io.Reader) (uint64, error) {
+	var total uint64
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		n, err := strconv.ParseUint(f[1], 16, 64)
+		if err != nil {
+			return 0, fmt.Errorf("softnet_stat line %q: %w", sc.Text(), err)
+		}
+		total += n
+	}
+	return total, sc.Err()
+}
+
 // interrupted returns a plain "interrupted" if ctx was cancelled (by a
 // signal), since the programs' failures are then just its consequence, and
 // err otherwise.
@@ -340,32 +557,70 @@ func udpCounters(ctx context.Context, l *lab.Lab, h lab.Host) (map[string]uint64
 	return nil, fmt.Errorf("no Udp counters in /proc/net/snmp of %s", h.Name)
 }
 
-// bareResult is the part of barepair -json that feedbench reads.
-type bareResult struct {
-	Received  uint64  `json:"received"`
-	ElapsedS  float64 `json:"elapsed_s"`
-	MsgsPerS  float64 `json:"msgs_per_s"`
-	MbitPerS  float64 `json:"mbit_per_s"`
-	Lost      uint64  `json:"lost"`
-	Holes     uint64  `json:"holes"`
-	EndReason string  `json:"end_reason"`
+// nicTxBytes reads the bytes h's line A NIC has sent, from /proc/net/dev
+// in h's namespace.
+func nicTxBytes(ctx context.Context, l *lab.Lab, h lab.Host) (uint64, error) {
+	out, err := l.Exec(ctx, h, "cat", "/proc/net/dev")
+	if err != nil {
+		return 0, err
+	}
+	return parseNetDev(string(out), h.NICs[0].Name)
 }
 
-func readBare(path string, s *sample) error {
+// parseNetDev returns nic's transmitted bytes from /proc/net/dev: after
+// "nic:", 8 receive counters, then the transmitted bytes.
+func parseNetDev(dev, nic string) (uint64, error) {
+	for _, line := range strings.Split(dev, "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != nic {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 9 {
+			break
+		}
+		return strconv.ParseUint(f[8], 10, 64)
+	}
+	return 0, fmt.Errorf("no %s in /proc/net/dev", nic)
+}
+
+// wireMbit is the average rate at which the publisher's NIC sent during
+// the data phase, in Mbit/s.
+func (s sample) wireMbit() float64 {
+	return float64(s.txBytes) * 8 / s.spec.duration.Seconds() / 1e6
+}
+
+// baselineResult is the part of barepair's and udpwire's -json that
+// feedbench reads; the two write the same fields.
+type baselineResult struct {
+	Received           uint64               `json:"received"`
+	ElapsedS           float64              `json:"elapsed_s"`
+	MsgsPerS           float64              `json:"msgs_per_s"`
+	Lost               uint64               `json:"lost"`
+	Holes              uint64               `json:"holes"`
+	Malformed          uint64               `json:"malformed"`
+	NegativeLatency    uint64               `json:"negative_latency"`
+	LatencyUS          latency.Percentiles  `json:"latency_us"`
+	LatencyCorrectedUS *latency.Percentiles `json:"latency_corrected_us"`
+	EndReason          string               `json:"end_reason"`
+}
+
+func readBaseline(path string, s *sample) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("barepair result: %w", err)
+		return fmt.Errorf("%s result: %w", s.spec.sys, err)
 	}
-	var r bareResult
+	var r baselineResult
 	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("barepair result %s: %w", path, err)
+		return fmt.Errorf("%s result %s: %w", s.spec.sys, path, err)
 	}
-	s.received, s.elapsedS, s.msgsPerS, s.mbitPerS = r.Received, r.ElapsedS, r.MsgsPerS, r.MbitPerS
-	s.lost, s.holes, s.endReason = r.Lost, r.Holes, r.EndReason
+	s.received, s.elapsedS, s.msgsPerS = r.Received, r.ElapsedS, r.MsgsPerS
+	s.lost, s.holes, s.malformed, s.endReason = r.Lost, r.Holes, r.Malformed, r.EndReason
+	s.lat, s.corrected, s.negative = r.LatencyUS, r.LatencyCorrectedUS, r.NegativeLatency
 	return nil
 }
 
-func readFeedsub(path string, size int, s *sample, warn io.Writer) error {
+func readFeedsub(path string, s *sample, warn io.Writer) error {
 	r, err := summary.ReadJSONFile(path)
 	if err != nil {
 		// The summary's field names are a stable interface; read those we
@@ -377,8 +632,8 @@ func readFeedsub(path string, size int, s *sample, warn io.Writer) error {
 		}
 	}
 	s.received, s.elapsedS, s.msgsPerS, s.lost, s.holes = r.Received, r.ElapsedS, r.MsgsPerS, r.Gaps, r.GapEvents
-	s.mbitPerS = r.MsgsPerS * float64(size) * 8 / 1e6
-	s.pending, s.late, s.sessions, s.malformed, s.endReason = r.Pending, r.Late, r.Sessions, r.Malformed, r.EndReason
+	s.pending, s.late, s.sessions, s.malformed, s.dropped = r.Pending, r.Late, r.Sessions, r.Malformed, r.Dropped
+	s.endReason, s.lat, s.corrected, s.negative = r.EndReason, r.LatencyUS, r.LatencyCorrectedUS, r.NegativeLatency
 	return nil
 }
 
@@ -390,22 +645,27 @@ func readSummaryFields(path string) (*summary.Summary, error) {
 		return nil, fmt.Errorf("feedsub summary: %w", err)
 	}
 	var f struct {
-		Received  uint64  `json:"received"`
-		Gaps      uint64  `json:"gaps"`
-		GapEvents uint64  `json:"gap_events"`
-		Late      uint64  `json:"late"`
-		Pending   uint64  `json:"pending"`
-		Malformed uint64  `json:"malformed"`
-		Sessions  uint64  `json:"sessions"`
-		ElapsedS  float64 `json:"elapsed_s"`
-		MsgsPerS  float64 `json:"msgs_per_s"`
-		EndReason string  `json:"end_reason"`
+		Received           uint64               `json:"received"`
+		Gaps               uint64               `json:"gaps"`
+		GapEvents          uint64               `json:"gap_events"`
+		Late               uint64               `json:"late"`
+		Pending            uint64               `json:"pending"`
+		Malformed          uint64               `json:"malformed"`
+		Sessions           uint64               `json:"sessions"`
+		Dropped            uint64               `json:"dropped"`
+		NegativeLatency    uint64               `json:"negative_latency"`
+		ElapsedS           float64              `json:"elapsed_s"`
+		MsgsPerS           float64              `json:"msgs_per_s"`
+		LatencyUS          latency.Percentiles  `json:"latency_us"`
+		LatencyCorrectedUS *latency.Percentiles `json:"latency_corrected_us"`
+		EndReason          string               `json:"end_reason"`
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("feedsub summary %s: %w", path, err)
 	}
 	return &summary.Summary{Received: f.Received, Gaps: f.Gaps, GapEvents: f.GapEvents, Late: f.Late, Pending: f.Pending,
-		Malformed: f.Malformed, Sessions: f.Sessions, ElapsedS: f.ElapsedS, MsgsPerS: f.MsgsPerS, EndReason: f.EndReason}, nil
+		Malformed: f.Malformed, Sessions: f.Sessions, Dropped: f.Dropped, NegativeLatency: f.NegativeLatency,
+		ElapsedS: f.ElapsedS, MsgsPerS: f.MsgsPerS, LatencyUS: f.LatencyUS, LatencyCorrectedUS: f.LatencyCorrectedUS, EndReason: f.EndReason}, nil
 }
 
 // commandLine renders a command run in h for the report, quoted for a

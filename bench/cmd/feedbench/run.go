@@ -6,10 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,21 +29,31 @@ const (
 
 // Fixed parts of every measurement.
 const (
-	warmup      = time.Second     // publishers' warmup before data
-	idle        = 2 * time.Second // subscribers stop this long after the last message
+	warmup = time.Second // publishers' warmup before data, so the subscriber joins the PGM session
+	linger = 2 * time.Second
+	// idle: subscribers stop this long after the last message. feedsub
+	// counts it from its start until data arrives, so it must exceed the
+	// warmup.
+	idle        = 2 * time.Second
 	joinTimeout = 15 * time.Second
-	// slack bounds one measurement beyond warmup + duration + linger + idle.
+	// slack bounds one measurement beyond warmup + duration + idle.
 	slack = 60 * time.Second
+	// maxHlogBytes is what the interval logs may take together.
+	maxHlogBytes = 2 << 20
 )
 
 type config struct {
-	duration time.Duration
-	sizes    sizes
-	runs     int
-	short    bool
-	out      string
-	verbose  bool
-	args     []string // the command line, for the report
+	sizes       sizes
+	duration    time.Duration // data phase of each throughput run
+	iterations  int           // paced runs per search
+	latDuration time.Duration // data phase of each latency run
+	latReps     int           // runs of each system at 10k msg/s
+	pgmLimit    int           // kbit/s, the binding PGM rate of the compression runs
+	short       bool
+	out         string
+	plots       string
+	verbose     bool
+	args        []string // the command line, for the report
 }
 
 // sizes is a comma-separated list of message sizes.
@@ -74,18 +84,23 @@ func (s *sizes) Set(v string) error {
 const maxSize = 1400 - bus.HeaderLen
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	c := &config{sizes: sizes{64}, args: args}
+	c := &config{sizes: sizes{64, 256, 1024}, args: args}
 	fs := flag.NewFlagSet("feedbench", flag.ContinueOnError)
-	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each publisher sends")
-	fs.Var(&c.sizes, "size", "message size in bytes; a comma-separated list (64,1024) measures each in turn")
-	fs.IntVar(&c.runs, "runs", 3, "measurements of each kind per size, alternating bare and feedbus")
-	fs.BoolVar(&c.short, "short", false, "quick check for CI: 1 run of 2s unless -runs or -duration say otherwise")
-	fs.StringVar(&c.out, "out", "", "also write the results into this markdown file, replacing each measured size's section between its feedbench markers (the file is created if missing)")
+	fs.Var(&c.sizes, "size", "message sizes of the throughput sweep, comma-separated; must include 64 (the latency and compression runs use it)")
+	fs.DurationVar(&c.duration, "duration", 2500*time.Millisecond, "how long the publisher sends in each throughput run")
+	fs.IntVar(&c.iterations, "iterations", 6, "paced runs per search for the highest sustainable rate, after the --rate 0 run")
+	fs.DurationVar(&c.latDuration, "latency-duration", 4*time.Second, "how long the publisher sends in each latency run")
+	fs.IntVar(&c.latReps, "latency-reps", 3, "runs of each system at 10k msg/s, alternating; the acceptance check takes the median")
+	fs.IntVar(&c.pgmLimit, "pgm-limit", 20_000, "the binding PGM rate limit (kbit/s) under which compression is compared")
+	fs.BoolVar(&c.short, "short", false, "quick end-to-end check for CI: -size 64 -duration 1s -iterations 1 -latency-duration 1500ms -latency-reps 1 unless given")
+	fs.StringVar(&c.out, "out", "", "also write the report into this markdown file, between its feedbench markers (the file is created if missing)")
+	fs.StringVar(&c.plots, "plots", "", "directory for the PNG plots and .hlog interval logs (default: results/ beside -out, else a new temporary directory)")
 	fs.BoolVar(&c.verbose, "v", false, "echo the programs' stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./bench/cmd/feedbench [-duration 5s] [-size 64[,1024]] [-runs 3] [-short] [-out bench/RESULTS.md]\n\n"+
-			"Builds feedpub, feedsub and barepair, brings up lab %q (net %d, one subscriber) and measures,\n"+
-			"over EPGM on line A, a bare ZeroMQ PUB/SUB pair against feedpub --rate 0 -> feedsub. Needs root.\n\n", labName, labNet)
+		fmt.Fprintf(fs.Output(), "usage: go run ./bench/cmd/feedbench [-short] [-out bench/RESULTS.md] [-plots DIR] [flags]\n\n"+
+			"Builds feedpub, feedsub, barepair and udpwire, brings up lab %q (net %d, one subscriber) and runs the\n"+
+			"standard suite over line A: throughput (highest sustainable rate), latency and compression, for\n"+
+			"feedbus, the bare ZeroMQ pair and plain UDP multicast. Needs root.\n\n", labName, labNet)
 		fs.PrintDefaults()
 	}
 	if err := cli.Parse(fs, args, stderr); err != nil {
@@ -94,20 +109,27 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.short {
-		if !set["runs"] {
-			c.runs = 1
-		}
-		if !set["duration"] {
-			c.duration = 2 * time.Second
+		for name, apply := range map[string]func(){
+			"size":             func() { c.sizes = sizes{64} },
+			"duration":         func() { c.duration = time.Second },
+			"iterations":       func() { c.iterations = 1 },
+			"latency-duration": func() { c.latDuration = 1500 * time.Millisecond },
+			"latency-reps":     func() { c.latReps = 1 },
+		} {
+			if !set[name] {
+				apply()
+			}
 		}
 	}
 	switch {
-	case c.duration < 100*time.Millisecond:
-		return nil, cli.Usagef("-duration %v: want at least 100ms", c.duration)
-	case c.runs < 1:
-		return nil, cli.Usagef("-runs %d must be at least 1", c.runs)
-	case len(c.sizes) == 0:
-		return nil, cli.Usagef("no -size given")
+	case c.duration < 500*time.Millisecond || c.latDuration < 500*time.Millisecond:
+		return nil, cli.Usagef("-duration %v, -latency-duration %v: want at least 500ms", c.duration, c.latDuration)
+	case c.iterations < 1 || c.latReps < 1:
+		return nil, cli.Usagef("-iterations %d and -latency-reps %d must be at least 1", c.iterations, c.latReps)
+	case c.pgmLimit < 100:
+		return nil, cli.Usagef("-pgm-limit %d: want at least 100 kbit/s", c.pgmLimit)
+	case !slices.Contains(c.sizes, latencySize):
+		return nil, cli.Usagef("-size %s must include %d, the size of the latency and compression runs", &c.sizes, latencySize)
 	}
 	for _, n := range c.sizes {
 		if n < 64 || n > maxSize {
@@ -128,20 +150,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if !zmq.HasPgm() {
 		return errors.New("libzmq was built without PGM support; install one built --with-pgm (Debian's is)")
 	}
-	m := describeMachine()
+	began := time.Now()
+	res := &results{machine: describeMachine(), cfg: c, date: began.UTC()}
 
 	tmp, err := os.MkdirTemp("", "feedbench-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintf(stderr, "feedbench: building feedpub, feedsub and barepair in %s\n", tmp)
+	if res.plotsDir, err = plotsDir(c); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "feedbench: building feedpub, feedsub, barepair and udpwire in %s\n", tmp)
 	if err := build(ctx, tmp); err != nil {
+		return err
+	}
+	b := &bench{cfg: c, bin: tmp, tmp: tmp, dict: filepath.Join(tmp, fmt.Sprintf("zstd-%dB.dict", latencySize)), stderr: stderr}
+	if res.dictBytes, err = trainDict(ctx, filepath.Join(tmp, "feedpub"), b.dict); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(stderr, "feedbench: bringing up lab %s (net %d)\n", labName, labNet)
-	l, err := lab.Up(ctx, lab.Config{Name: labName, Net: labNet, Subscribers: 1})
+	l, err := lab.Up(ctx, lab.Config{Name: labName, Net: labNet, Subscribers: 1, Lines: 1})
 	if err != nil {
 		return err
 	}
@@ -150,50 +180,92 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			err = errors.Join(err, derr)
 		}
 	}()
-	m.bufMax = l.BufMax()
-
-	b := &bench{cfg: c, lab: l, bin: tmp, tmp: tmp, stderr: stderr}
-	rep := &report{machine: m, cfg: c, date: time.Now().UTC()}
-	for _, size := range c.sizes {
-		res := &sizeResult{size: size}
-		for i := 1; i <= c.runs; i++ {
-			for _, k := range []kind{bare, feedbus} {
-				s, err := b.measure(ctx, k, size, i)
-				if err != nil && ctx.Err() == nil {
-					// One retry, so that a passing hiccup (on a shared
-					// machine) does not throw the other runs away; the
-					// report says it happened.
-					fmt.Fprintf(stderr, "feedbench: size %d run %d %s failed, repeating it: %v\n", size, i, k, err)
-					res.retries = append(res.retries, fmt.Sprintf("run %d %s failed and was repeated: %v", i, k, err))
-					s, err = b.measure(ctx, k, size, i)
-				}
-				if err != nil {
-					return fmt.Errorf("size %d run %d %s: %w", size, i, k, err)
-				}
-				fmt.Fprintf(stderr, "feedbench: size %d run %d/%d %-7s %s\n", size, i, c.runs, k, s.brief())
-				res.samples = append(res.samples, s)
-			}
-		}
-		res.cmds = maps.Clone(b.cmds)
-		rep.sizes = append(rep.sizes, res)
+	res.machine.bufMax = l.BufMax()
+	b.lab = l
+	if err := b.suite(ctx, res); err != nil {
+		return err
 	}
+	if err := l.Down(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "feedbench: lab %s is down\n", labName)
+	res.notes = append(res.notes, b.notes...)
 
-	sections := rep.sections()
-	for _, s := range sections {
-		if _, err := io.WriteString(stdout, s.text+"\n"); err != nil {
-			return err
-		}
+	if err := checkHlogs(res); err != nil {
+		return err
+	}
+	if err := drawPlots(res); err != nil {
+		return err
+	}
+	res.took = time.Since(began)
+	linkDir := res.plotsDir
+	if c.out != "" {
+		linkDir = relTo(filepath.Dir(c.out), res.plotsDir)
+	}
+	text := res.render(linkDir)
+	if _, err := io.WriteString(stdout, text); err != nil {
+		return err
 	}
 	if c.out != "" {
-		if err := updateFile(c.out, sections); err != nil {
+		if err := updateFile(c.out, text); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "feedbench: updated %s\n", c.out)
 	}
+	fmt.Fprintf(stderr, "feedbench: plots and interval logs in %s; took %v\n", res.plotsDir, res.took.Round(time.Second))
 	return nil
 }
 
-// build compiles the three programs into dir with the go command in PATH,
+// plotsDir makes the directory for plots and interval logs.
+func plotsDir(c *config) (string, error) {
+	dir := c.plots
+	switch {
+	case dir == "" && c.out != "":
+		dir = filepath.Join(filepath.Dir(c.out), "results")
+	case dir == "":
+		d, err := os.MkdirTemp("", "feedbench-results-")
+		if err != nil {
+			return "", fmt.Errorf("plots dir: %w", err)
+		}
+		return d, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("plots dir: %w", err)
+	}
+	return dir, nil
+}
+
+// relTo returns target relative to base if it can, else target.
+func relTo(base, target string) string {
+	ab, err1 := filepath.Abs(base)
+	at, err2 := filepath.Abs(target)
+	if err1 != nil || err2 != nil {
+		return target
+	}
+	r, err := filepath.Rel(ab, at)
+	if err != nil {
+		return target
+	}
+	return filepath.ToSlash(r)
+}
+
+// checkHlogs notes when the interval logs together exceed maxHlogBytes.
+func checkHlogs(res *results) error {
+	var total int64
+	for _, p := range res.hlogs {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("interval log: %w", err)
+		}
+		total += fi.Size()
+	}
+	if total > maxHlogBytes {
+		res.notes = append(res.notes, fmt.Sprintf("**The interval logs take %d bytes together, more than %d**: shorten -latency-duration.", total, maxHlogBytes))
+	}
+	return nil
+}
+
+// build compiles the four programs into dir with the go command in PATH,
 // from the root of the module feedbench is run in.
 func build(ctx context.Context, dir string) error {
 	gocmd, err := exec.LookPath("go")
@@ -209,10 +281,25 @@ func build(ctx context.Context, dir string) error {
 		return errors.New("not inside the feedbus module; run feedbench from its checkout")
 	}
 	cmd := exec.CommandContext(ctx, gocmd, "build", "-o", dir+string(filepath.Separator),
-		"./cmd/feedpub", "./cmd/feedsub", "./bench/cmd/barepair")
+		"./cmd/feedpub", "./cmd/feedsub", "./bench/cmd/barepair", "./bench/cmd/udpwire")
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w: %s", err, strings.Join(strings.Fields(string(out)), " "))
 	}
 	return nil
+}
+
+// trainDict has feedpub train a zstd dictionary on its synthetic feed of
+// latencySize-byte messages, as the zstd runs send it, and returns its size.
+// Training sends nothing.
+func trainDict(ctx context.Context, feedpub, path string) (int, error) {
+	out, err := exec.CommandContext(ctx, feedpub, "--train-dict", path, "--size", strconv.Itoa(latencySize)).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("feedpub --train-dict: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, fmt.Errorf("zstd dictionary: %w", err)
+	}
+	return int(fi.Size()), nil
 }

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedbus/feedbus/internal/latency"
+)
+
+const legacyDoc = `# feedbus benchmark results
+
+## Throughput: feedbus against a bare ZeroMQ pair
+
+**What is measured.** old text
+
+<!-- feedbench:throughput size=64 -->
+### 64-byte messages
+old 64
+<!-- /feedbench:throughput size=64 -->
+
+<!-- feedbench:throughput size=1024 -->
+### 1024-byte messages
+old 1024
+<!-- /feedbench:throughput size=1024 -->
+
+<!-- failover -->
+## Failover
+
+Someone else's numbers.
+<!-- /failover -->
+`
+
+const failover = "<!-- failover -->\n## Failover\n\nSomeone else's numbers.\n<!-- /failover -->\n"
+
+func TestReplaceSectionMigratesTheOldLayout(t *testing.T) {
+	sec := beginMarker + "\nNEW\n" + endMarker + "\n"
+	got, err := replaceSection(legacyDoc, sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# feedbus benchmark results\n\n" + beginMarker + "\nNEW\n" + endMarker + "\n\n" + failover
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	// A rerun replaces the section in place and leaves the rest alone.
+	again, err := replaceSection(got, beginMarker+"\nNEWER\n"+endMarker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(want, "NEW", "NEWER", 1); again != want {
+		t.Fatalf("rerun: got\n%s\nwant\n%s", again, want)
+	}
+}
+
+func TestReplaceSectionKeepsOthersAroundIt(t *testing.T) {
+	doc := "# results\n\n<!-- fanout -->\nA\n<!-- /fanout -->\n\n" + beginMarker + "\nold\n" + endMarker + "\n\n" + failover
+	got, err := replaceSection(doc, beginMarker+"\nnew\n"+endMarker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# results\n\n<!-- fanout -->\nA\n<!-- /fanout -->\n\n" + beginMarker + "\nnew\n" + endMarker + "\n\n" + failover
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	// Without markers the section is appended.
+	got, err = replaceSection("# results\n\n"+failover, beginMarker+"\nnew\n"+endMarker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# results\n\n" + failover + "\n" + beginMarker + "\nnew\n" + endMarker + "\n"; got != want {
+		t.Fatalf("append: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestReplaceSectionRefusesBrokenMarkers(t *testing.T) {
+	for _, doc := range []string{
+		"x\n" + beginMarker + "\nno end\n",
+		"x\n" + endMarker + "\n",
+		"x\n<!-- feedbench:throughput size=64 -->\nno end\n",
+	} {
+		if _, err := replaceSection(doc, beginMarker+"\n"+endMarker); err == nil {
+			t.Errorf("no error for %q", doc)
+		}
+	}
+}
+
+func TestUpdateFileCreates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	if err := updateFile(path, beginMarker+"\nS\n"+endMarker+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if want := resultsHeader + "\n" + beginMarker + "\nS\n" + endMarker + "\n"; string(b) != want {
+		t.Fatalf("got %q, want %q", b, want)
+	}
+}
+
+func TestParseSent(t *testing.T) {
+	var s sample
+	if err := parseSent("feedpub: sent 19990 messages in 1569 frames (12.7 a frame, 1342120 bytes on the wire) and 20 heartbeats in 2.00s, 10006 msg/s", feedbus, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.sent != 19990 || s.frames != 1569 || s.wireBytes != 1342120 {
+		t.Errorf("feedpub: sent %d frames %d bytes %d", s.sent, s.frames, s.wireBytes)
+	}
+	s = sample{}
+	if err := parseSent("barepair: sent 4774848 messages (0 refused with EAGAIN) in 2.00s (2387422 msg/s)", bare, &s); err != nil || s.sent != 4774848 {
+		t.Errorf("barepair: sent %d, %v", s.sent, err)
+	}
+	s = sample{}
+	if err := parseSent("udpwire: sent 19995 messages (0 dropped with ENOBUFS) in 3092 sendmmsg calls in 2.00s (9994 msg/s)", wire, &s); err != nil || s.sent != 19995 {
+		t.Errorf("udpwire: sent %d, %v", s.sent, err)
+	}
+	if err := parseSent("", wire, &s); err == nil {
+		t.Errorf("no error for a missing line")
+	}
+}
+
+func TestParseSoftnet(t *testing.T) {
+	in := "0001a2b3 00000010 00000000 00000000\n00000001 0000000a 00000000 00000000\n"
+	n, err := parseSoftnet(strings.NewReader(in))
+	if err != nil || n != 26 {
+		t.Fatalf("parseSoftnet = %d, %v; want 26", n, err)
+	}
+	if _, err := parseSoftnet(strings.NewReader("1 zz\n")); err == nil {
+		t.Errorf("no error for a bad line")
+	}
+}
+
+// fakeResults is a complete suite's results, made up.
+func fakeResults(t *testing.T) *results {
+	t.Helper()
+	cfg := &config{sizes: sizes{64, 1024}, duration: 2500 * time.Millisecond, iterations: 5, latDuration: 4 * time.Second, pgmLimit: 20000, args: []string{"-out", "bench/RESULTS.md"}}
+	mk := func(sys system, size int, rates []float64, capacity float64) *searchResult {
+		r := &searchResult{base: spec{sys: sys, size: size, duration: cfg.duration},
+			offered: sample{spec: spec{sys: sys, size: size, duration: cfg.duration}, sent: 10_000_000, received: 2_000_000, msgsPerS: capacity * 1.2, lost: 8_000_000}}
+		for _, rate := range rates {
+			n := uint64(rate * cfg.duration.Seconds())
+			s := sample{spec: spec{sys: sys, size: size, rate: rate, duration: cfg.duration}, sent: n, received: n, sessions: 1, msgsPerS: rate, frames: n / 20, wireBytes: n * 66,
+				during: window{secs: 2, busy: 0.95, pub: cpuTime{app: 1900 * time.Millisecond, io: time.Second}, sub: cpuTime{app: time.Second}}}
+			if rate > capacity {
+				s.lost, s.received = n/10, n-n/10
+				s.udpOut, s.udpIn = 1000, 1000
+			}
+			clean, why := s.verdict()
+			r.steps = append(r.steps, step{sample: s, clean: clean, why: why})
+		}
+		return r
+	}
+	res := &results{machine: machine{nproc: 2, cpu: "Test CPU", kernel: "6.0", zmq: "4.3.4", goVersion: "go1.26", bufMax: 16 << 20},
+		cfg: cfg, date: time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC), took: 11 * time.Minute, plotsDir: "bench/results", dictBytes: 16384}
+	res.sweep = map[int]map[system]*searchResult{
+		64:   {feedbus: mk(feedbus, 64, []float64{1.2e6, 9e5, 1e6}, 1e6), bare: mk(bare, 64, []float64{4e5, 3e5, 3.5e5}, 3.2e5), wire: mk(wire, 64, []float64{2e5, 2.5e5}, 2.2e5)},
+		1024: {feedbus: mk(feedbus, 1024, []float64{9e4, 7e4}, 8e4), bare: mk(bare, 1024, []float64{1e5, 9e4}, 9.5e4), wire: mk(wire, 1024, []float64{1.5e5}, 2e5)},
+	}
+	for _, label := range latencyLabels() {
+		for i, sys := range systems {
+			rate := labelRate(label)
+			if label == "max" {
+				rate = res.sweep[64][sys].rate()
+			}
+			p := latency.Percentiles{Count: 40000, P50: 100 + 10*float64(i), P90: 150, P99: 300, P999: 1000, Max: 2000}
+			c := p
+			c.P999 = 5000
+			res.latency = append(res.latency, latencyRun{label: label, rep: 1, reps: 1, sample: sample{
+				spec: spec{sys: sys, size: 64, rate: rate, duration: cfg.latDuration, hlog: filepath.Join("bench/results", hlogName(label, sys, 1, 1))},
+				sent: uint64(rate * 4), received: uint64(rate * 4), sessions: 1, frames: uint64(rate * 4 / 10), msgsPerS: rate, lat: p, corrected: &c, cmds: []string{"sub " + string(sys), "pub " + string(sys)}}})
+		}
+	}
+	res.limited = map[string]*searchResult{
+		"bare": mk(bare, 64, []float64{3.5e4, 3e4}, 3.2e4), "none": mk(feedbus, 64, []float64{3.7e4, 3.5e4}, 3.6e4),
+		"s2": mk(feedbus, 64, []float64{6e4, 5e4}, 5.5e4), "zstd": mk(feedbus, 64, []float64{9e4, 8e4}, 8.5e4),
+	}
+	res.cpu = map[string]*searchResult{"none": res.sweep[64][feedbus], "s2": mk(feedbus, 64, []float64{8e5, 7e5}, 7.5e5), "zstd": mk(feedbus, 64, []float64{5e5, 4e5}, 4.5e5)}
+	res.pngs = []string{"bench/results/latency-64B-10k.png"}
+	return res
+}
+
+func TestRender(t *testing.T) {
+	res := fakeResults(t)
+	text := res.render("results")
+	for _, want := range []string{
+		beginMarker, endMarker,
+		"`go run ./bench/cmd/feedbench -out bench/RESULTS.md` on 2026-11-22 03:00 UTC",
+		"nproc 2, Test CPU",
+		// 64 B: feedbus 1M clean, bare 300k: 3.33×, holds.
+		"| 64-byte msgs/s, feedbus ≥ 2.5× bare pair | 1,000,000 vs 300,000 msg/s: **3.33×** | yes |",
+		// 1024 B: feedbus 70k, bare 90k: 0.78×, does not hold, with reasons.
+		"| 1024-byte bytes/s, feedbus ≥ bare pair | 573.4 vs 737.3 Mbit/s: **0.78×** | **no** |",
+		"Why *1024-byte bytes/s, feedbus ≥ bare pair* does not hold",
+		"feedbus: at 90,000 msg/s lost 22,500;",
+		"its PUB socket dropped them at the high-water mark",
+		"CPU-bound in the publisher's Go side (95%)",
+		// p50 100µs vs 110µs.
+		"p50 100µs vs 110µs: **0.91×**",
+		"| 64 B | 1,000,000 | 512.0 | 300,000 | 153.6 | 200,000 | 102.4 | **3.33×** | 5.00× |",
+		"1,200,000 ✗ lost 300,000 → 900,000 ✓ → 1,000,000 ✓",
+		"[latency-64B-10k-feedbus.hlog](results/latency-64B-10k-feedbus.hlog)",
+		"![latency-64B-10k.png](results/latency-64B-10k.png)",
+		"| 20,000 kbit/s | feedbus zstd + dictionary | 80,000 | 2.29× | 2.67× |",
+		"Compression pays under the 20,000 kbit/s PGM limit: s2 sustains 50,000 msg/s, 1.43× none's 35,000",
+		"Compression costs at the default PGM limit: s2 sustains 700,000 msg/s, 0.70× none's 1,000,000",
+		"Coordinated omission matters for feedbus at 10,000 msg/s",
+		"feedpub --train-dict zstd-64B.dict --size 64",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(text)
+	}
+}
+
+func TestRenderShortWithoutBigSize(t *testing.T) {
+	res := fakeResults(t)
+	res.cfg.sizes, res.cfg.short = sizes{64}, true
+	delete(res.sweep, 1024)
+	text := res.render("/tmp/x")
+	for _, want := range []string{"-short: a check that the pipeline works", "| 1024-byte bytes/s, feedbus ≥ bare pair | -size has no 1024 in this run | not measured |"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestMedianLatency(t *testing.T) {
+	var runs []latencyRun
+	for _, p50 := range []float64{143, 106, 122} {
+		runs = append(runs, latencyRun{sample: sample{lat: latency.Percentiles{P50: p50, P99: 2 * p50}}})
+	}
+	m, p50s := medianLatency(runs)
+	if m.P50 != 122 || m.P99 != 244 || len(p50s) != 3 || p50s[0] != 143 {
+		t.Errorf("median %+v, p50s %v", m, p50s)
+	}
+}
+
+func TestDiagnoseNamesTheBottleneck(t *testing.T) {
+	sp := spec{sys: feedbus, size: 1024, rate: 104_000, duration: 2500 * time.Millisecond}
+	s := sample{spec: sp, sent: 260_000, received: 254_668, lost: 5_332, udpOut: 192_221, udpIn: 192_221, txBytes: 290_000_000,
+		during: window{secs: 2, busy: 0.7, pub: cpuTime{app: 200 * time.Millisecond, io: 1160 * time.Millisecond}}}
+	d := diagnose(s)
+	for _, want := range []string{"its PUB socket dropped them at the high-water mark", "the publisher's NIC sent 928.0 Mbit/s", "93% of ZMQ_RATE"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("diagnosis lacks %q: %s", want, d)
+		}
+	}
+	s.udpRcvbufErrors = 10
+	if d := diagnose(s); !strings.Contains(d, "dropped 10 datagrams for a full socket receive buffer") {
+		t.Errorf("rcvbuf drops not named: %s", d)
+	}
+	s.spec.sys, s.spec.rate, s.sent = wire, 300_000, 500_000
+	if d := diagnose(s); !strings.Contains(d, "could not keep the pace") || strings.Contains(d, "ZMQ_RATE") {
+		t.Errorf("wire: %s", d)
+	}
+}
+
+func TestParseNetDev(t *testing.T) {
+	dev := `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+  eth1:    2646      49    0    0    0     0          0         0 23270938   46113    0    0    0     0       0          0
+`
+	n, err := parseNetDev(dev, "eth1")
+	if err != nil || n != 23270938 {
+		t.Fatalf("parseNetDev = %d, %v; want 23270938", n, err)
+	}
+	if _, err := parseNetDev(dev, "eth2"); err == nil {
+		t.Errorf("no error for a missing NIC")
+	}
+}
+
+func TestDiagnoseFeedpubFullLine(t *testing.T) {
+	s := sample{spec: spec{sys: feedbus, size: 1024, rate: 100_000, duration: time.Second}, sent: 100_000, received: 93_471, lost: 6_529, pubFull: 6_529, udpOut: 1, udpIn: 1}
+	if d := diagnose(s); !strings.Contains(d, "feedpub dropped 6,529 frames because line A's queue was full") {
+		t.Errorf("diagnosis: %s", d)
+	}
+}
+
+func TestDiagnoseDrainedQueue(t *testing.T) {
+	s := sample{spec: spec{sys: feedbus, size: 64, rate: 73_800, pgmRate: 20_000, duration: 2500 * time.Millisecond},
+		sent: 184_500, received: 184_500, sessions: 1, msgsPerS: 36_000, elapsedS: 5.1}
+	if ok, why := s.verdict(); ok || why != "subscriber received at only 49% of the rate" {
+		t.Errorf("verdict %v %q", ok, why)
+	}
+	if d := diagnose(s); !strings.Contains(d, "everything arrived, but at 36,000 msg/s over 5.1s") {
+		t.Errorf("diagnosis: %s", d)
+	}
+}
