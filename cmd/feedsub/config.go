@@ -44,7 +44,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.lines, "line", "line endpoint to join, repeatable: epgm://IFACE;GROUP:PORT, pgm://..., tcp://HOST:PORT or ipc://PATH")
 	fs.Var(&c.topics, "topic", "deliver only symbols with this prefix, repeatable (default: all)")
 	fs.Uint64Var(&c.count, "count", 0, "stop after this many messages (0 = no limit)")
-	fs.DurationVar(&c.idle, "idle", 0, "stop after this long without data (0 = never)")
+	fs.DurationVar(&c.idle, "idle", 0, "stop after this long without data, counted from the start until the first message (0 = never); heartbeats are not data")
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
 	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,19 +73,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	r := newReceiver(c, sub, dec, fan, det, stdout, stderr)
 	r.usr1 = usr1
+	closeLog := func() error { return nil }
 	if c.hlog != "" {
 		f, err := os.Create(c.hlog)
 		if err != nil {
 			return fmt.Errorf("--hlog: %w", err)
 		}
-		defer f.Close()
+		defer f.Close() // on early returns; closeLog reports errors on the way out
 		w := bufio.NewWriter(f)
-		defer w.Flush()
 		if err := r.lat.LogTo(w, "feedsub one-way latency, ns: "+strings.Join(c.lines, " "), time.Now()); err != nil {
 			return err
 		}
+		closeLog = func() error {
+			r.lat.Interval(time.Now()) // the last, partial interval
+			if err := errors.Join(r.lat.LogErr(), w.Flush(), f.Close()); err != nil {
+				return fmt.Errorf("--hlog %s: %w", c.hlog, err)
+			}
+			return nil
+		}
 	}
 	r.loop(ctx)
+	if err := closeLog(); err != nil {
+		return err
+	}
 	drain(fan, r.verdict == nil, c.drain)
 	s := r.summary()
 	if c.json != "" {
