@@ -6,27 +6,6 @@
 // internal/latency, as feedsub does. Run barepair -h for usage.
 package main
 
-import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/feedbus/feedbus/internal/cli"
 
-	"github.com/feedbus/feedbus/internal/cli"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(cli.ExitOK)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "barepair: %v\n", err)
-	}
-	os.Exit(cli.ExitCode(err))
-}
+func main() { cli.Main("barepair", run) }
