@@ -91,7 +91,7 @@ func openSocket(ctx *zmq.Context, t zmq.Type, e Endpoint, i int, o *Options) (*z
 	if err != nil {
 		return nil, fmt.Errorf("line %s: new socket: %w", LineName(i), err)
 	}
-	if err := configure(s, t, e, i, o); err != nil {
+	if err := ConfigureSocket(s, t, e, i, o); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("line %s (%s): %w", LineName(i), e, err)
 	}
@@ -112,7 +112,10 @@ func openSocket(ctx *zmq.Context, t zmq.Type, e Endpoint, i int, o *Options) (*z
 	return s, nil
 }
 
-func configure(s *zmq.Socket, t zmq.Type, e Endpoint, i int, o *Options) error {
+// ConfigureSocket applies o to a socket of type t for line i, exactly as
+// feedbus's own sockets get it, so a baseline built on bare pebbe/zmq4
+// (bench/cmd/barepair) measures the same settings.
+func ConfigureSocket(s *zmq.Socket, t zmq.Type, e Endpoint, i int, o *Options) error {
 	type setting struct {
 		name string
 		set  func() error

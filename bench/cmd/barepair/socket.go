@@ -52,7 +52,7 @@ func open(t zmq.Type, e bus.Endpoint, o *bus.Options) (*socket, error) {
 		s.close()
 		return nil, fmt.Errorf("new socket: %w", err)
 	}
-	if err := configure(s.sock, t, e, o); err != nil {
+	if err := bus.ConfigureSocket(s.sock, t, e, 0, o); err != nil { // line A: I/O thread 0
 		s.close()
 		return nil, fmt.Errorf("%s: %w", e, err)
 	}
@@ -69,37 +69,6 @@ func open(t zmq.Type, e bus.Endpoint, o *bus.Options) (*socket, error) {
 		return nil, fmt.Errorf("%s: %w", e, err)
 	}
 	return s, nil
-}
-
-func configure(s *zmq.Socket, t zmq.Type, e bus.Endpoint, o *bus.Options) error {
-	type setting struct {
-		name string
-		set  func() error
-	}
-	settings := []setting{
-		{"ZMQ_AFFINITY", func() error { return s.SetAffinity(1) }}, // I/O thread 0, as line A
-		{"ZMQ_SNDBUF", func() error { return s.SetSndbuf(o.SendBuffer) }},
-		{"ZMQ_RCVBUF", func() error { return s.SetRcvbuf(o.RecvBuffer) }},
-		{"ZMQ_SNDHWM", func() error { return s.SetSndhwm(o.SendHWM) }},
-		{"ZMQ_RCVHWM", func() error { return s.SetRcvhwm(o.RecvHWM) }},
-		{"ZMQ_LINGER", func() error { return s.SetLinger(0) }},
-	}
-	if e.Multicast() {
-		settings = append(settings,
-			setting{"ZMQ_RATE", func() error { return s.SetRate(o.Rate) }},
-			setting{"ZMQ_RECOVERY_IVL", func() error { return s.SetRecoveryIvl(o.RecoveryInterval) }},
-			setting{"ZMQ_MULTICAST_HOPS", func() error { return s.SetMulticastHops(o.MulticastHops) }},
-		)
-	}
-	if t == zmq.SUB {
-		settings = append(settings, setting{"ZMQ_SUBSCRIBE", func() error { return s.SetSubscribe("") }})
-	}
-	for _, st := range settings {
-		if err := st.set(); err != nil {
-			return fmt.Errorf("setting %s: %w", st.name, err)
-		}
-	}
-	return nil
 }
 
 func (s *socket) close() error {
