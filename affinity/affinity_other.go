@@ -5,6 +5,7 @@ package affinity
 import (
 	"fmt"
 	"runtime"
+	"time"
 )
 
 var errNotLinux = fmt.Errorf("%w: needs linux, running on %s", ErrNotSupported, runtime.GOOS)
@@ -24,6 +25,9 @@ func SetThreadAffinity(tid int, set CPUSet) error { return errNotLinux }
 
 // IOThreads returns the libzmq I/O threads of process pid. It needs Linux.
 func IOThreads(pid int) ([]Thread, error) { return nil, errNotLinux }
+
+// WaitIOThreads waits for n libzmq I/O threads. It needs Linux.
+func WaitIOThreads(n int, timeout time.Duration) ([]Thread, error) { return nil, errNotLinux }
 
 // PinIOThreads pins libzmq I/O thread ZMQbg/IO/i to cpus[i]. It needs Linux.
 func PinIOThreads(cpus []int) error { return errNotLinux }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +56,24 @@ func IOThreads(pid int) ([]Thread, error) {
 	return threads, nil
 }
 
+// WaitIOThreads waits, at most timeout, until this process has n libzmq
+// I/O threads, and returns them. libzmq starts its threads with a
+// context's first socket and each names itself once running, so the names
+// can lag the socket by a moment.
+func WaitIOThreads(n int, timeout time.Duration) ([]Thread, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		threads, err := IOThreads(0)
+		if err != nil || len(threads) >= n || time.Now().After(deadline) {
+			return threads, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// ioThreadsWait bounds how long PinIOThreads waits for threads to appear.
+const ioThreadsWait = 2 * time.Second
+
 // PinIOThreads pins libzmq I/O thread ZMQbg/IO/i of this process to
 // cpus[i]. Threads with a higher index are left alone; if several
 // contexts each have a ZMQbg/IO/i, all of them go to cpus[i]. It checks
@@ -72,7 +91,7 @@ func PinIOThreads(cpus []int) error {
 			return fmt.Errorf("%w: %d for %s%d (online: %s)", ErrCPUNotOnline, c, ioThreadPrefix, i, online)
 		}
 	}
-	threads, err := IOThreads(0)
+	threads, err := WaitIOThreads(len(cpus), ioThreadsWait)
 	if err != nil {
 		return err
 	}

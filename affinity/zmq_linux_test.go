@@ -60,15 +60,9 @@ func TestPinIOThreads(t *testing.T) {
 
 	// libzmq names each thread from inside it after starting it, so the
 	// names can lag the socket's creation.
-	var threads []affinity.Thread
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if threads, err = affinity.IOThreads(0); err != nil {
-			t.Fatal(err)
-		}
-		if len(threads) >= 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	threads, err := affinity.WaitIOThreads(2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(threads) != 2 || threads[0].Index != 0 || threads[1].Index != 1 || threads[0].Name != "ZMQbg/IO/0" {
 		t.Fatalf("IOThreads = %+v, want ZMQbg/IO/0 and ZMQbg/IO/1", threads)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"time"
 
 	"github.com/feedbus/feedbus/affinity"
 	"github.com/feedbus/feedbus/bus"
@@ -111,23 +110,10 @@ func (p *Placement) Print(w io.Writer) error {
 	return nil
 }
 
-// PinIO pins each line's libzmq I/O thread to its CPU. libzmq starts the
-// threads with the context's first socket, and each names itself
-// (ZMQbg/IO/<n>) once running, so wait, briefly, until all are named.
+// PinIO pins each line's libzmq I/O thread to its CPU.
 func (p *Placement) PinIO() error {
 	if len(p.Plan.IO) == 0 {
 		return nil
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		threads, err := affinity.IOThreads(0)
-		if err != nil {
-			return err
-		}
-		if len(threads) >= len(p.Plan.IO) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
 	}
 	return affinity.PinIOThreads(p.Plan.IO)
 }
