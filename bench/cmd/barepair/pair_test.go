@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/feedbus/feedbus/bench/internal/baseline"
 )
 
 // TestPairOverIPC runs a paced publisher and a subscriber over ipc:// (no
@@ -36,7 +38,7 @@ func TestPairOverIPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r result
+	var r baseline.Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}

@@ -34,16 +34,3 @@ func TestDecodeRejectsStrangers(t *testing.T) {
 		}
 	}
 }
-
-func TestCountSequence(t *testing.T) {
-	var c counter
-	for _, seq := range []uint64{5, 6, 8, 9, 7, 12, 12, 13} {
-		c.add(seq)
-	}
-	// First 5, last 13: 7 arrived late (reordered), 10 and 11 are lost,
-	// the second 12 is a duplicate (also counted as reordered).
-	want := counter{received: 8, first: 5, last: 13, lost: 3, holes: 2, reordered: 2}
-	if c != want {
-		t.Fatalf("counter = %+v, want %+v", c, want)
-	}
-}
