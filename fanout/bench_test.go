@@ -42,12 +42,14 @@ func reportLoss(b *testing.B, f *Fanout) {
 // paced: every 64 messages the loop waits, off the clock, until every queue
 // is at most half full, so ns/msg is the common path (enqueue, no drops)
 // with the workers consuming concurrently; ns/op includes the waits and so
-// shows the workers' own throughput. overload: the loop never waits; the
-// workers cannot keep up with it, so most messages take the drop path,
-// and %dropped says how many.
+// shows the workers' own throughput. frames: paced, but with Queue and a
+// Flush every 20 messages, as feedsub does per frame. overload: the loop
+// never waits; the workers cannot keep up with it, so most messages take
+// the drop path, and %dropped says how many.
 func BenchmarkDispatch(b *testing.B) {
+	const perFrame = 20
 	msgs := benchMessages(1024)
-	for _, mode := range []string{"paced", "overload"} {
+	for _, mode := range []string{"paced", "frames", "overload"} {
 		for _, workers := range []int{1, 2, 4} {
 			b.Run(fmt.Sprintf("%s/workers=%d", mode, workers), func(b *testing.B) {
 				f, err := New(Config{Workers: workers})
@@ -66,8 +68,15 @@ func BenchmarkDispatch(b *testing.B) {
 				t0 := time.Now()
 				for b.Loop() {
 					seq++
-					f.Dispatch(&msgs[seq%uint64(len(msgs))], seq, now, now)
-					if mode == "paced" && seq%64 == 0 {
+					if mode == "frames" {
+						f.Queue(&msgs[seq%uint64(len(msgs))], seq, now, now)
+						if seq%perFrame == 0 {
+							f.Flush()
+						}
+					} else {
+						f.Dispatch(&msgs[seq%uint64(len(msgs))], seq, now, now)
+					}
+					if mode != "overload" && seq%(perFrame*4) == 0 {
 						busy += time.Since(t0)
 						waitBelow(f, DefaultQueueLen/2)
 						t0 = time.Now()
@@ -97,7 +106,8 @@ func waitBelow(f *Fanout, depth uint64) {
 }
 
 // BenchmarkDecodeDispatch is the receive loop's whole cost per message
-// after the socket: bus.Decode of a 20-message frame, Next, Dispatch.
+// after the socket: bus.Decode of a 20-message frame, Next, Queue, and a
+// Flush per frame.
 // It never waits, like the overload case of BenchmarkDispatch: see
 // %dropped.
 func BenchmarkDecodeDispatch(b *testing.B) {
@@ -138,8 +148,11 @@ func BenchmarkDecodeDispatch(b *testing.B) {
 				now := fr.SendTime
 				for seq, ok := fr.Next(&m); ok; seq, ok = fr.Next(&m) {
 					if f != nil {
-						f.Dispatch(&m, seq, fr.SendTime, now)
+						f.Queue(&m, seq, fr.SendTime, now)
 					}
+				}
+				if f != nil {
+					f.Flush()
 				}
 				frames++
 			}

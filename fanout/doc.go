@@ -12,8 +12,9 @@
 //	for { // the receive loop
 //		... bus.Decode(frame, &fr); now := time.Now().UnixNano()
 //		for seq, ok := fr.Next(&m); ok; seq, ok = fr.Next(&m) {
-//			f.Dispatch(&m, seq, fr.SendTime, now)
+//			f.Queue(&m, seq, fr.SendTime, now)
 //		}
+//		f.Flush() // the workers see the frame's messages
 //	}
 //	f.WriteBooks(os.Stdout, 20); json.Marshal(f.Stats())
 //
@@ -22,7 +23,7 @@
 // A message goes to worker Shard(symbol, Workers): FNV-1a (32 bit) of the
 // symbol's bytes modulo Workers. A symbol always goes to the same worker,
 // and each worker has one FIFO queue, so a symbol's messages are processed
-// in the order Dispatch saw them. Messages of different symbols on
+// in the order Queue saw them. Messages of different symbols on
 // different workers are not ordered with each other. Each book counts
 // any message whose sequence number is not above its predecessor's in
 // Book.OutOfOrder, which stays 0 within one publisher session (a restarted
@@ -30,20 +31,24 @@
 //
 // Each worker's queue is a bounded single-producer single-consumer ring of
 // fixed-size items (the symbol copied into the item, since a decoded
-// Message's Symbol aliases the frame buffer). Dispatch takes no lock and
-// allocates nothing on this path: it copies the item, makes two atomic
-// stores (plain moves on amd64: the worker's message count and the queue
-// tail) and loads the worker's sleeping flag. It reads the worker's queue
-// head, a cache line the worker writes, only when its cached copy says
-// the queue is full or at a new high-water mark, and wakes the worker (a
-// non-blocking send on a one-slot channel) only if it went to sleep.
+// Message's Symbol aliases the frame buffer). Queue takes no lock and
+// allocates nothing on this path: it copies the item, bumps the worker's
+// message count (a plain move on amd64) and stages the item. Flush then
+// publishes each touched worker's tail with one sequentially consistent
+// store, loads its sleeping flag, and wakes it (a non-blocking send on a
+// one-slot channel) only if it went to sleep: per frame, not per message,
+// so the tail's cache line moves between cores once a frame. At most 256
+// messages stay staged per worker before Queue publishes them itself.
+// Queue reads the worker's queue head, a cache line the worker writes,
+// only when its cached copy says the queue is full or at a new high-water
+// mark. Dispatch is Queue and Flush for one message.
 //
 // # Overflow
 //
 // Drop: a message whose queue is full is discarded and counted in
 // WorkerStats.Dropped. The drop happens on the receive loop, which must
 // not use the worker's snail probe (a probe belongs to one goroutine), so
-// Dispatch only bumps an atomic counter, and the worker passes the new
+// Queue only bumps an atomic counter, and the worker passes the new
 // drops to its own probe (Probe.Drop) the next time it takes a message; a
 // full queue guarantees there is a next time. The verdict thus names the
 // worker that cannot keep up, at most one message's processing late.
@@ -54,7 +59,7 @@
 // that overwrites one the worker has not taken yet is counted in
 // WorkerStats.Conflated. The worker takes slots, oldest symbol first, once
 // its queue is empty, applying a symbol's quote and trade in sequence
-// order. While any slot is pending, Dispatch sends that worker's messages
+// order. While any slot is pending, Queue sends that worker's messages
 // to the slots even if the queue has room again, so nothing queued later
 // can overtake an older update. The slots are guarded by a mutex that
 // each side holds for O(1) work (a map lookup and a 96-byte copy, or
@@ -65,15 +70,17 @@
 //
 // # Workers
 //
-// A worker takes a message, reads Config.Now, calls its probe's
-// Observe(now, sendTime) (so time spent queued counts as lag), spends
-// Config.Work if set, and applies the message to its symbol's last-value
+// A worker takes what is queued in runs of up to 32 messages: per run it
+// reads Config.Now once and calls its probe's Observe(now, sendTime) for
+// the run's first message, the oldest, so the largest lag (time spent
+// queued counts as lag); then, under its book mutex (uncontended unless
+// Books is copying), it applies each message to its symbol's last-value
 // book: best bid and ask, last trade, volume and VWAP (from an exact
-// 128-bit sum of price × size), message count, last sequence number. A
-// book is allocated the first time its symbol is seen; after that a
-// worker allocates nothing per message. The book update holds the
-// worker's book mutex (uncontended unless Books is copying), never the
-// simulated Work. An idle worker sleeps on its channel.
+// 128-bit sum of price × size), message count, last sequence number. With
+// Config.Work every message is a run of its own, and the simulated work
+// is spent outside the mutex. A book is allocated the first time its
+// symbol is seen; after that a worker allocates nothing per message. An
+// idle worker sleeps on its channel.
 //
 // With Config.PinCPUs, worker i locks itself to an OS thread and pins
 // that thread to PinCPUs[i] with affinity.PinCurrentThread before New
@@ -86,9 +93,10 @@
 //
 // # Concurrency
 //
-// Dispatch: one goroutine only, the receive loop. Close and Stop must not
-// run concurrently with Dispatch (call them after the receive loop has
-// returned); a Dispatch after Close drops and counts the message.
+// Queue, Flush and Dispatch: one goroutine only, the receive loop. Close
+// and Stop must not run concurrently with them (call them after the
+// receive loop has returned); a message queued after Close is dropped and
+// counted. Close and Stop first publish what is still staged.
 // Stats, Books, WriteBooks, WorkerTIDs, Workers and Config: any goroutine,
 // any time, including after Close. Stats reads atomics only.
 //
@@ -119,7 +127,7 @@
 // where S is the number of distinct symbols seen and C the number that
 // ever overflowed a queue under Conflate (C ≤ S; 0 under Drop); the ranges
 // are Go's map load factor and slice doubling. With the defaults and 4
-// workers the queues take 4 × 4096 × 96 = 1,572,864 bytes (1.5 MiB);
+// workers the queues take 4 × 16384 × 96 = 6,291,456 bytes (6 MiB);
 // 10,000 symbols add about 3 MB of books and at most about 5 MB of
 // conflation slots. Nothing else grows with traffic.
 package fanout

@@ -34,7 +34,7 @@ func TestDocSizes(t *testing.T) {
 	item := int(unsafe.Sizeof(item{}))
 	for _, want := range []string{
 		"Workers × QueueLen × " + strconv.Itoa(item) + " B",
-		"4 × 4096 × " + strconv.Itoa(item) + " = " + thousands(4*DefaultQueueLen*item) + " bytes",
+		"4 × " + strconv.Itoa(DefaultQueueLen) + " × " + strconv.Itoa(item) + " = " + thousands(4*DefaultQueueLen*item) + " bytes",
 		"S × (" + strconv.Itoa(int(unsafe.Sizeof(book{}))) + " B",
 		"C × (" + strconv.Itoa(int(unsafe.Sizeof(cslot{}))) + "-" + strconv.Itoa(2*int(unsafe.Sizeof(cslot{}))) + " B",
 		"a " + strconv.Itoa(item) + "-byte copy",

@@ -60,6 +60,7 @@ type Fanout struct {
 	now     func() int64
 	hook    func(worker int) // tests: called when a worker has taken a message
 	workers []*worker
+	dirty   []*worker // workers Queue touched since the last Flush
 
 	closed  atomic.Bool // no more Dispatch; workers drain and exit
 	abandon atomic.Bool // workers exit without draining
@@ -77,20 +78,20 @@ type worker struct {
 	f    *Fanout
 	work time.Duration // simulated cost per message for this worker
 
-	clockNow  int64 // the last clock reading
-	clockLeft int   // messages that may still use it
-	buf       []item
-	wake      chan struct{} // one token: "look again"
-	conf      *conflator    // nil under Drop
-	probe     *snail.Probe  // nil without a Detector
-	cpu       int           // -1 when not pinned
-	tid       int           // OS thread id when pinned, else 0
+	buf   []item
+	wake  chan struct{} // one token: "look again"
+	conf  *conflator    // nil under Drop
+	probe *snail.Probe  // nil without a Detector
+	cpu   int           // -1 when not pinned
+	tid   int           // OS thread id when pinned, else 0
 
 	_ cacheLine
 	// Written only by Dispatch (the receive loop).
 	tail       atomic.Uint64 // messages ever enqueued; publishes buf slots
 	tailN      uint64        // tail, unpublished copy
 	tailIdx    int           // tailN % len(buf)
+	staged     int           // messages queued since tail was last published
+	dirty      bool          // on Fanout.dirty: Flush must publish and signal
 	headCache  uint64        // a head value read earlier; never ahead of head
 	qmax       uint64        // queueMax, unpublished copy
 	dispatched atomic.Uint64
@@ -137,6 +138,7 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 		f.now = func() int64 { return time.Now().UnixNano() }
 	}
 	f.workers = make([]*worker, cfg.Workers)
+	f.dirty = make([]*worker, 0, cfg.Workers)
 	for i := range f.workers {
 		w := &worker{
 			id:    i,
@@ -205,16 +207,26 @@ func fnv1a(b []byte) uint32 {
 	return h
 }
 
-// Dispatch copies m (with its sequence number, the frame's send time and
-// the receive loop's now, all ns since the epoch) into the queue of the
-// worker that owns m's symbol. It never blocks and allocates nothing once
-// every symbol has been seen. When that queue is full the message is
-// dropped or conflated according to Config.Overflow. A message after Close,
-// or with an empty symbol or one longer than bus.MaxSymbolLen (which
-// bus.Decode never yields), is dropped.
-//
-// Only one goroutine, the receive loop, may call Dispatch.
+// Dispatch is Queue followed by Flush: the worker may take m at once.
 func (f *Fanout) Dispatch(m *bus.Message, seq uint64, sendTime, now int64) {
+	f.Queue(m, seq, sendTime, now)
+	f.Flush()
+}
+
+// Queue copies m (with its sequence number, the frame's send time and the
+// receive loop's now, all ns since the epoch) into the queue of the worker
+// that owns m's symbol, and stages it there: the worker sees it at the next
+// Flush, or sooner once stageLimit messages are staged for it. Publishing
+// a frame's messages together costs one synchronised store and at most one
+// wake-up per worker and frame instead of per message. Queue never blocks
+// and allocates nothing once every symbol has been seen. When the queue is
+// full the message is dropped or conflated according to Config.Overflow. A
+// message after Close, or with an empty symbol or one longer than
+// bus.MaxSymbolLen (which bus.Decode never yields), is dropped.
+//
+// Only one goroutine, the receive loop, may call Queue, Flush and
+// Dispatch.
+func (f *Fanout) Queue(m *bus.Message, seq uint64, sendTime, now int64) {
 	w := f.workers[0]
 	if len(f.workers) > 1 {
 		w = f.workers[fnv1a(m.Symbol)%uint32(len(f.workers))]
@@ -244,7 +256,16 @@ func (f *Fanout) Dispatch(m *bus.Message, seq uint64, sendTime, now int64) {
 		return
 	}
 	it.set(m, seq, sendTime, now)
-	w.commit()
+	w.stage()
+}
+
+// Flush publishes every message Queue staged since the last Flush and
+// wakes the workers that sleep.
+func (f *Fanout) Flush() {
+	for _, w := range f.dirty {
+		w.publish()
+	}
+	f.dirty = f.dirty[:0]
 }
 
 // reserve returns the free slot at the tail of the queue, or nil if the
@@ -271,21 +292,46 @@ func (w *worker) reserve() *item {
 	return &w.buf[w.tailIdx]
 }
 
-// commit publishes the slot reserve returned and wakes the worker if it
-// sleeps.
-func (w *worker) commit() {
+// stageLimit bounds what a worker's queue holds unpublished, so a long
+// frame cannot fill a queue its worker has not yet been told about.
+const stageLimit = 256
+
+// stage moves the tail past the slot reserve returned, without telling the
+// worker yet.
+func (w *worker) stage() {
 	w.tailN++
-	w.tail.Store(w.tailN)
 	if w.tailIdx++; w.tailIdx == len(w.buf) {
 		w.tailIdx = 0
 	}
+	if w.staged++; w.staged >= stageLimit {
+		w.publish()
+		return
+	}
+	w.markDirty()
+}
+
+func (w *worker) markDirty() {
+	if !w.dirty {
+		w.dirty = true
+		w.f.dirty = append(w.f.dirty, w)
+	}
+}
+
+// publish makes the staged messages visible and wakes the worker if it
+// sleeps. A worker still on the dirty list is published again by Flush,
+// which is harmless.
+func (w *worker) publish() {
+	w.staged = 0
+	w.dirty = false
+	w.tail.Store(w.tailN)
 	w.signal()
 }
 
 // signal wakes the worker if it announced it would sleep. The worker
-// stores sleeping and then loads tail (and pending); Dispatch stores tail
-// (or pending) and then loads sleeping. Go's atomics are sequentially
-// consistent, so at least one side sees the other: no lost wake-up.
+// stores sleeping and then loads tail (and pending); publish stores tail
+// (conflate, pending) and then loads sleeping. Go's atomics are
+// sequentially consistent, so at least one side sees the other: no lost
+// wake-up.
 func (w *worker) signal() {
 	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {
 		select {
@@ -295,13 +341,19 @@ func (w *worker) signal() {
 	}
 }
 
+// conflate puts m in its symbol's slot. Staged messages are older, and
+// the worker applies the slots after its queue, so they are published
+// first.
 func (w *worker) conflate(m *bus.Message, seq uint64, sendTime, now int64) {
+	if w.staged > 0 {
+		w.publish()
+	}
 	var it item
 	it.set(m, seq, sendTime, now)
 	if w.conf.put(&it) {
 		w.conflated.Store(w.conflated.Load() + 1)
 	}
-	w.signal()
+	w.markDirty()
 }
 
 // Close stops accepting messages, lets every worker finish what is queued
@@ -311,6 +363,7 @@ func (w *worker) conflate(m *bus.Message, seq uint64, sendTime, now int64) {
 // a second call waits for the first to finish.
 func (f *Fanout) Close() {
 	f.once.Do(func() {
+		f.Flush()
 		f.closed.Store(true)
 		for _, w := range f.workers {
 			select {
@@ -389,7 +442,7 @@ func (w *worker) loop() {
 			break
 		}
 		if w.pop(&it) {
-			w.handle(&it, w.clock())
+			w.takeRun(&it)
 			continue
 		}
 		if w.conf != nil && w.conf.take(&slot) {
@@ -411,11 +464,39 @@ func (w *worker) loop() {
 		}
 		<-w.wake
 		w.sleeping.Store(false)
-		w.clockLeft = 0 // time passed while asleep: read the clock afresh
 	}
 	if w.probe != nil {
 		w.reportDrops(f.now())
 	}
+}
+
+// runLen is how many queued messages a worker takes per clock read, probe
+// observation and lock of its books. Reading the clock costs about 100 ns
+// on some VMs, as much as the rest of the message; a run is taken within a
+// few µs, so its messages share one reading. The first message of a run
+// is its oldest, so the probe sees the run's largest lag.
+const runLen = 32
+
+// takeRun handles first, just popped, and up to runLen-1 more queued
+// messages. With a simulated Work (or a test hook) each message is its own
+// run: the work makes the clock reading stale, and the books stay
+// unlocked while it runs.
+func (w *worker) takeRun(first *item) {
+	now := w.f.now()
+	if w.probe != nil {
+		w.probe.Observe(now, first.sendTime)
+		w.reportDrops(now)
+	}
+	if w.work > 0 || w.f.hook != nil {
+		w.handle(first, now)
+		return
+	}
+	w.mu.Lock()
+	w.apply(first, now)
+	for i := 1; i < runLen && w.pop(first); i++ {
+		w.apply(first, now)
+	}
+	w.mu.Unlock()
 }
 
 func (w *worker) hasWork() bool {
@@ -449,6 +530,14 @@ func (w *worker) handleSlot(s *cslot) {
 		a, b = b, a
 	}
 	now := w.f.now()
+	if w.probe != nil {
+		first := a
+		if !hasA {
+			first = b
+		}
+		w.probe.Observe(now, first.sendTime)
+		w.reportDrops(now)
+	}
 	if hasA {
 		w.handle(a, now)
 	}
@@ -457,30 +546,23 @@ func (w *worker) handleSlot(s *cslot) {
 	}
 }
 
-// clockEvery is how many queued messages a worker handles per clock read.
-// Reading the clock costs about 100 ns on some VMs, as much as the rest of
-// the message; a run of queued messages is taken within a few µs, so they
-// share one reading.
-const clockEvery = 32
-
-// clock returns the time for the message being taken, read afresh every
-// clockEvery messages and after every sleep.
-func (w *worker) clock() int64 {
-	if w.clockLeft == 0 {
-		w.clockNow = w.f.now()
-		w.clockLeft = clockEvery
+// handle processes one message the worker has taken at now, running the
+// test hook and the simulated Work before it locks the books.
+func (w *worker) handle(it *item, now int64) {
+	if w.f.hook != nil {
+		w.f.hook(w.id)
 	}
-	w.clockLeft--
-	return w.clockNow
+	if w.work > 0 {
+		simulateWork(w.work)
+	}
+	w.mu.Lock()
+	w.apply(it, now)
+	w.mu.Unlock()
 }
 
-// handle processes one message the worker has just taken at now.
-func (w *worker) handle(it *item, now int64) {
-	f := w.f
-	if w.probe != nil {
-		w.probe.Observe(now, it.sendTime)
-		w.reportDrops(now)
-	}
+// apply updates the lag statistics and the symbol's book. The caller holds
+// w.mu.
+func (w *worker) apply(it *item, now int64) {
 	lag, wait := now-it.sendTime, now-it.recvTime
 	if !w.seen || lag > w.lagMax {
 		w.lagMax = lag
@@ -491,21 +573,12 @@ func (w *worker) handle(it *item, now int64) {
 		w.maxWait.Store(wait)
 	}
 	w.seen = true
-	if f.hook != nil {
-		f.hook(w.id)
-	}
-	if w.work > 0 {
-		simulateWork(w.work)
-		w.clockLeft = 0 // the cached reading is stale now
-	}
-	w.mu.Lock()
 	b := w.books[it.key]
 	if b == nil {
 		b = newBook(&it.key, w.id)
 		w.books[it.key] = b
 	}
 	b.apply(it)
-	w.mu.Unlock()
 	w.processed.Store(w.processed.Load() + 1)
 }
 

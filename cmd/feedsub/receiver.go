@@ -229,8 +229,9 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 			continue
 		}
 		delivered++
-		r.fan.Dispatch(&r.msg, seq, f.SendTime, ns)
+		r.fan.Queue(&r.msg, seq, f.SendTime, ns)
 	}
+	r.fan.Flush()
 	r.probe.Observe(ns, f.SendTime)
 	ln.received += uint64(f.Count)
 	ln.won += uint64(won)
