@@ -31,6 +31,11 @@ type Options struct {
 	Linger time.Duration
 	// OnFull says what Send does when a line's queue is at its HWM.
 	OnFull FullPolicy
+	// Spin is how long a subscriber's Recv keeps polling without sleeping
+	// after the last frame before it blocks: a busy-poll budget that
+	// trades a CPU for the thread wake-up of each frame. 0, the default,
+	// always blocks. Publishers ignore it.
+	Spin time.Duration
 	// Logf receives warnings, such as buffers the kernel will clamp. Nil
 	// discards them.
 	Logf func(format string, args ...any)
@@ -168,6 +173,17 @@ func WithLinger(d time.Duration) Option {
 			return fmt.Errorf("%w: linger %v must not be negative", ErrOption, d)
 		}
 		o.Linger = d
+		return nil
+	}
+}
+
+// WithSpin sets the subscriber's busy-poll budget, see Options.Spin.
+func WithSpin(d time.Duration) Option {
+	return func(o *Options) error {
+		if d < 0 || d > time.Minute {
+			return fmt.Errorf("%w: spin %v must be between 0 and 1m", ErrOption, d)
+		}
+		o.Spin = d
 		return nil
 	}
 }

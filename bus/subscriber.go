@@ -25,6 +25,7 @@ type Subscriber struct {
 	warnings []string
 	rcvtimeo time.Duration // ZMQ_RCVTIMEO set on a lone line's socket
 	timeoSet bool          // whether rcvtimeo has been set on the current socket
+	spinTill time.Time     // with Options.Spin: poll without sleeping until then
 }
 
 // NewSubscriber joins every endpoint. See NewPublisher for the syntax.
@@ -60,10 +61,29 @@ func (s *Subscriber) Warnings() []string { return s.warnings }
 // returns a nil frame when the timeout passes first. Lines are served in
 // turn so that a busy line cannot starve another. The frame is the
 // caller's to keep.
+//
+// With Options.Spin, Recv first polls without sleeping until Spin has
+// passed since the last frame (or the timeout, if that is sooner).
 func (s *Subscriber) Recv(timeout time.Duration) (frame []byte, line int, err error) {
 	if s.socks == nil {
 		return nil, -1, ErrClosed
 	}
+	if s.opts.Spin > 0 {
+		start := time.Now()
+		frame, line, err = s.spin(start, timeout)
+		if left := timeout - time.Since(start); frame == nil && err == nil && left > 0 {
+			frame, line, err = s.wait(left)
+		}
+		if frame != nil {
+			s.spinTill = time.Now().Add(s.opts.Spin)
+		}
+		return frame, line, err
+	}
+	return s.wait(timeout)
+}
+
+// wait returns the next frame, sleeping until one comes or timeout passes.
+func (s *Subscriber) wait(timeout time.Duration) (frame []byte, line int, err error) {
 	if len(s.socks) == 1 && s.socks[0] != nil {
 		return s.recvOne(timeout)
 	}
@@ -96,6 +116,23 @@ func (s *Subscriber) recvOne(timeout time.Duration) ([]byte, int, error) {
 		return nil, -1, fmt.Errorf("line A: receive: %w", err)
 	}
 	return b, 0, nil
+}
+
+// spin polls every line without sleeping until the spin budget since the
+// last frame or the timeout runs out, whichever is first.
+func (s *Subscriber) spin(now time.Time, timeout time.Duration) ([]byte, int, error) {
+	end := s.spinTill // zero until the first frame: no budget to spend
+	if t := now.Add(timeout); t.Before(end) {
+		end = t
+	}
+	for {
+		if b, line, err := s.tryRecv(); b != nil || err != nil {
+			return b, line, err
+		}
+		if now = time.Now(); !now.Before(end) {
+			return nil, -1, nil
+		}
+	}
 }
 
 func (s *Subscriber) tryRecv() ([]byte, int, error) {

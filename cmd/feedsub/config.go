@@ -32,6 +32,7 @@ type config struct {
 	books    int
 	hlog     string
 	expected time.Duration
+	spin     time.Duration
 	snail    snail.Config
 	onSnail  string
 	socket   cli.Socket
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
 	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
 	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
+	fs.DurationVar(&c.spin, "spin", 0, "busy-poll: after each frame keep polling the lines for this long before sleeping (e.g. 10ms); saves the receive thread's wake-up per frame at the cost of a CPU kept busy (0 = always sleep)")
 	c.snail = snail.DefaultConfig()
 	c.snail.RegisterFlags(fs)
 	fs.StringVar(&c.onSnail, "snail-action", "warn", "when the subscriber cannot keep up: warn (log and count) or exit (summary, one line, exit code 3)")

@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer fan.Stop()
-	sub, err := bus.NewSubscriber(c.lines, c.socket.Options(logf)...)
+	sub, err := bus.NewSubscriber(c.lines, append(c.socket.Options(logf), bus.WithSpin(c.spin))...)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -22,16 +23,22 @@ import (
 type system string
 
 const (
-	feedbus system = "feedbus" // feedpub -> feedsub
+	feedbus system = "feedbus" // feedpub -> feedsub, defaults
+	tuned   system = "tuned"   // feedpub -> feedsub, tuned as the README says (tunedFlags)
 	bare    system = "bare"    // barepair pub -> barepair sub
 	wire    system = "wire"    // udpwire send -> udpwire recv
 )
 
 // systems in the order the report lists them.
-var systems = []system{feedbus, bare, wire}
+var systems = []system{feedbus, tuned, bare, wire}
+
+// isFeedbus says whether s runs feedpub and feedsub.
+func (s system) isFeedbus() bool { return s == feedbus || s == tuned }
 
 func (s system) title() string {
 	switch s {
+	case tuned:
+		return "feedbus tuned"
 	case bare:
 		return "bare pair"
 	case wire:
@@ -57,6 +64,8 @@ type spec struct {
 	codec    string // feedbus: none, s2 or zstd (zstd with the trained dictionary)
 	pgmRate  int    // PGM rate limit in kbit/s for feedbus and bare; 0 = feedbus's default
 	hlog     string // if set, the subscriber writes its latency interval log here
+	// lowLatency: tuned is tuned for latency rather than throughput.
+	lowLatency bool
 }
 
 // expected is the interval between messages the publisher aims for.
@@ -69,11 +78,14 @@ func (sp spec) expected() time.Duration {
 
 func (sp spec) String() string {
 	s := fmt.Sprintf("%s %dB", sp.sys, sp.size)
-	if sp.sys == feedbus && sp.codec != "" && sp.codec != "none" {
+	if sp.sys.isFeedbus() && sp.codec != "" && sp.codec != "none" {
 		s += " " + sp.codec
 	}
 	if sp.pgmRate > 0 {
 		s += fmt.Sprintf(" pgm-rate %d", sp.pgmRate)
+	}
+	if sp.lowLatency {
+		s += " (for latency)"
 	}
 	if sp.rate > 0 {
 		return s + " at " + thousands(sp.rate) + " msg/s"
@@ -153,9 +165,9 @@ func (s sample) verdict() (bool, string) {
 		return false, fmt.Sprintf("received %s of %s", thousands(float64(s.received)), thousands(float64(s.sent)))
 	case s.received > s.sent:
 		return false, fmt.Sprintf("received %s, more than the %s sent", thousands(float64(s.received)), thousands(float64(s.sent)))
-	case sp.sys == feedbus && s.dropped > 0:
+	case sp.sys.isFeedbus() && s.dropped > 0:
 		return false, fmt.Sprintf("feedsub's workers dropped %s", thousands(float64(s.dropped)))
-	case sp.sys == feedbus && (s.pending > 0 || s.late > 0 || s.sessions != 1 || s.malformed > 0):
+	case sp.sys.isFeedbus() && (s.pending > 0 || s.late > 0 || s.sessions != 1 || s.malformed > 0):
 		return false, fmt.Sprintf("pending %d, late %d, sessions %d, malformed %d", s.pending, s.late, s.sessions, s.malformed)
 	case sp.rate > 0 && float64(s.sent) < achieved*sp.rate*sp.duration.Seconds():
 		return false, fmt.Sprintf("publisher sent only %.0f%% of rate × duration", 100*float64(s.sent)/(sp.rate*sp.duration.Seconds()))
@@ -252,6 +264,10 @@ func (b *bench) plan(sp spec, out string) plan {
 			subArgs = append(subArgs, "--zstd-dict", b.dict)
 		}
 	}
+	if sp.sys == tuned {
+		pub, sub := tunedFlags(sp.lowLatency, runtime.NumCPU())
+		pubArgs, subArgs = append(pubArgs, pub...), append(subArgs, sub...)
+	}
 	return plan{
 		pubBin: "feedpub", subBin: "feedsub", pubDesc: "feedpub", subDesc: "feedsub",
 		subArgs: append(append(subArgs, latFlags("--")...), pgm("--")...),
@@ -261,6 +277,33 @@ func (b *bench) plan(sp spec, out string) plan {
 		},
 		sentPrefix: "feedpub: sent ",
 	}
+}
+
+// tunedFrameBytes is the tuned publisher's frame budget: a frame per
+// ZeroMQ message of up to 8 KiB instead of one TPDU, so the I/O threads
+// handle a sixth as many messages and 1 KB messages share frames.
+const tunedFrameBytes = 8192
+
+// tunedSpin is the tuned subscriber's busy-poll budget for latency.
+const tunedSpin = 10 * time.Millisecond
+
+// tunedFlags returns the publisher's and the subscriber's flags of the
+// tuned system, as the README's tuning section recommends: for throughput
+// larger frames; for latency a busy-polling receive thread alone on the
+// last CPU, and every other hot thread of both sides on CPU 0, so each
+// hand-off between them is a wake-up on the same CPU.
+func tunedFlags(lowLatency bool, cpus int) (pub, sub []string) {
+	pub = []string{"--frame-bytes", strconv.Itoa(tunedFrameBytes)}
+	if !lowLatency {
+		return pub, nil
+	}
+	sub = []string{"--spin", tunedSpin.String()}
+	if cpus >= 2 {
+		last := strconv.Itoa(cpus - 1)
+		pub = append(pub, "--pin-io", "0", "--pin-recv", "0")
+		sub = append(sub, "--pin-recv", last, "--pin-io", "0", "--pin-workers", "0")
+	}
+	return pub, sub
 }
 
 // measure runs one subscriber and one publisher as sp says and reads the
@@ -365,7 +408,7 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 		backlogDrops:    backlog - backlog0,
 		txBytes:         tx - tx0,
 	}
-	if sp.sys == feedbus {
+	if sp.sys.isFeedbus() {
 		err = readFeedsub(out, &s, b.stderr)
 	} else {
 		err = readBaseline(out, &s)
@@ -382,7 +425,7 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 		// Only the verdict needs it, and says "unknown" without it.
 		fmt.Fprintf(b.stderr, "feedbench: warning: %s: %v\n", pub.desc, err)
 	}
-	if sp.sys == feedbus {
+	if sp.sys.isFeedbus() {
 		// Printed only by a feedpub that counts full-line drops.
 		fmt.Sscanf(pub.line("feedpub: line A: "), "feedpub: line A: %d frames dropped", &s.pubFull)
 	}
@@ -394,7 +437,7 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 func parseSent(line string, sys system, s *sample) error {
 	var err error
 	switch sys {
-	case feedbus:
+	case feedbus, tuned:
 		var perFrame float64
 		_, err = fmt.Sscanf(line, "feedpub: sent %d messages in %d frames (%f a frame, %d bytes on the wire)", &s.sent, &s.frames, &perFrame, &s.wireBytes)
 	case bare:

@@ -111,9 +111,10 @@ var seriesStyle = map[int]struct {
 	c    color.Color
 	dash []vg.Length
 }{
-	0: {color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, nil},                                     // feedbus: red, solid
-	1: {color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}}, // bare: blue, dashed
-	2: {color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}}, // wire: green, dotted
+	0: {color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, []vg.Length{vg.Points(4), vg.Points(2), vg.Points(1), vg.Points(2)}}, // feedbus: orange, dash-dot
+	1: {color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, nil},                                                                 // feedbus tuned: red, solid
+	2: {color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}},                             // bare: blue, dashed
+	3: {color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}},                             // wire: green, dotted
 }
 
 // plotLatency draws the percentile distributions of ss into a PNG at path.

@@ -119,7 +119,8 @@ func (b *bench) suite(ctx context.Context, res *results) error {
 					continue
 				}
 				sp := spec{sys: sys, size: latencySize, rate: rate, duration: c.latDuration,
-					hlog: filepath.Join(res.plotsDir, hlogName(label, sys, rep, reps))}
+					hlog:       filepath.Join(res.plotsDir, hlogName(label, sys, rep, reps)),
+					lowLatency: sys == tuned && label != "max"}
 				fmt.Fprintf(b.stderr, "feedbench: latency %s (run %d of %d)\n", sp, rep, reps)
 				s, err := b.run(ctx, sp)
 				if err != nil {
