@@ -66,3 +66,24 @@ func TestCompressedFeed(t *testing.T) {
 		})
 	}
 }
+
+// TestSpinLargeFrames runs the tuned configuration of bench/RESULTS.md over
+// ipc://: 8 KiB frames and a busy-polling subscriber. Everything arrives in
+// order, and the subscriber, spinning while the feed runs, still notices
+// the feed has gone idle and stops.
+func TestSpinLargeFrames(t *testing.T) {
+	const count = 20_000
+	s := runLocal(t, 0, []string{"--spin", "20ms", "--idle", "1s"},
+		[]string{"--count", strconv.Itoa(count), "--frame-bytes", "8192", "--rate", "200000"})
+	sum := s.summary(t)
+	if sum.Received != count || sum.Gaps != 0 || sum.Pending != 0 || sum.Reordered != 0 || sum.Late != 0 || sum.Sessions != 1 {
+		t.Errorf("received %d/%d gaps %d pending %d reordered %d late %d sessions %d; want all, in order, one session",
+			sum.Received, count, sum.Gaps, sum.Pending, sum.Reordered, sum.Late, sum.Sessions)
+	}
+	if sum.EndReason != "idle" {
+		t.Errorf("feedsub ended by %q, want idle: spinning must not hide that the feed stopped", sum.EndReason)
+	}
+	if perFrame := float64(sum.Received) / float64(max(sum.Frames, 1)); perFrame <= 21 {
+		t.Errorf("%.1f messages a frame: --frame-bytes 8192 should pack more than a 1400-byte frame's 21", perFrame)
+	}
+}
