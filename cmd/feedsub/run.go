@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/feedbus/feedbus/affinity"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/cli"
@@ -30,6 +31,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	place, shown, err := c.affinity.Prepare(c.lines, stdout, logf)
 	if err != nil || shown {
 		return err
+	}
+	if w := spinWarning(c.spin, place.Plan); w != "" {
+		logf("%s", w)
 	}
 	var dicts [][]byte
 	for _, path := range c.dicts {
@@ -144,6 +148,31 @@ func (e snailExit) ExitCode() int { return cli.ExitSnail }
 
 // newFanout starts the workers: as many as --workers, or one per
 // --pin-workers CPU, or one per CPU that pinned hot threads leave free.
+// spinWarning says when a busy-polling receive loop has no CPU of its own:
+// whatever shares its CPU runs only when the scheduler preempts it.
+func spinWarning(spin time.Duration, plan affinity.Plan) string {
+	if spin <= 0 {
+		return ""
+	}
+	if plan.Recv == nil {
+		return fmt.Sprintf("--spin %v keeps the receive loop polling while the feed runs, on whatever CPU the scheduler gives it; give it one of its own with --pin-recv", spin)
+	}
+	cpu := *plan.Recv
+	var with []string
+	for i, io := range plan.IO {
+		if io == cpu {
+			with = append(with, "line "+bus.LineName(i)+"'s I/O thread")
+		}
+	}
+	if plan.Workers.Contains(cpu) {
+		with = append(with, "workers")
+	}
+	if len(with) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("--spin %v: the receive loop's CPU %d also runs %s, which get it only when the scheduler preempts the polling loop", spin, cpu, strings.Join(with, " and "))
+}
+
 func newFanout(c *config, place *cli.Placement, det *snail.Detector) (*fanout.Fanout, error) {
 	policy, err := fanout.ParsePolicy(c.overflow)
 	if err != nil {
