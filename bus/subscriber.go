@@ -70,12 +70,16 @@ func (s *Subscriber) Recv(timeout time.Duration) (frame []byte, line int, err er
 	}
 	if s.opts.Spin > 0 {
 		start := time.Now()
-		frame, line, err = s.spin(start, timeout)
-		if left := timeout - time.Since(start); frame == nil && err == nil && left > 0 {
-			frame, line, err = s.wait(left)
+		var now time.Time
+		frame, line, now, err = s.spin(start, timeout)
+		if frame == nil && err == nil {
+			if left := timeout - now.Sub(start); left > 0 {
+				frame, line, err = s.wait(left)
+				now = time.Now()
+			}
 		}
 		if frame != nil {
-			s.spinTill = time.Now().Add(s.opts.Spin)
+			s.spinTill = now.Add(s.opts.Spin)
 		}
 		return frame, line, err
 	}
@@ -119,18 +123,20 @@ func (s *Subscriber) recvOne(timeout time.Duration) ([]byte, int, error) {
 }
 
 // spin polls every line without sleeping until the spin budget since the
-// last frame or the timeout runs out, whichever is first.
-func (s *Subscriber) spin(now time.Time, timeout time.Duration) ([]byte, int, error) {
+// last frame or the timeout runs out, whichever is first. It returns its
+// last clock reading with the result, so a frame found at once costs no
+// clock read beyond the caller's.
+func (s *Subscriber) spin(now time.Time, timeout time.Duration) ([]byte, int, time.Time, error) {
 	end := s.spinTill // zero until the first frame: no budget to spend
 	if t := now.Add(timeout); t.Before(end) {
 		end = t
 	}
 	for {
 		if b, line, err := s.tryRecv(); b != nil || err != nil {
-			return b, line, err
+			return b, line, now, err
 		}
 		if now = time.Now(); !now.Before(end) {
-			return nil, -1, nil
+			return nil, -1, now, nil
 		}
 	}
 }
