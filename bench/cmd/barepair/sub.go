@@ -90,18 +90,5 @@ func subscribe(ctx context.Context, c *config, e bus.Endpoint, o *bus.Options, s
 		r.Add(seq, len(b), now)
 	}
 
-	if err := closeLog(); err != nil {
-		return err
-	}
-	r.Finish(rec, c.expected)
-	if c.json != "" {
-		if err := r.WriteJSON(c.json); err != nil {
-			return err
-		}
-	}
-	r.Print(stdout, "barepair")
-	if r.EndReason == "wait" {
-		return fmt.Errorf("no data on %s within %v", e, c.wait)
-	}
-	return nil
+	return r.Report(closeLog, rec, c.expected, c.json, stdout, "barepair", e.String(), c.wait)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"math"
 	"os"
 	"path"
@@ -132,6 +133,20 @@ func groupOf(*results) string {
 }
 
 func sizeMiB(n int) string { return fmt.Sprintf("%d MiB", n>>20) }
+
+// searches yields the sweep's searches, by size, then in the systems'
+// order, skipping those not run.
+func (r *results) searches() iter.Seq[*searchResult] {
+	return func(yield func(*searchResult) bool) {
+		for _, size := range r.cfg.sizes {
+			for _, sys := range systems {
+				if s := r.sweep[size][sys]; s != nil && !yield(s) {
+					return
+				}
+			}
+		}
+	}
+}
 
 // sweepRate returns the sustainable rate of sys at size, 0 if not measured
 // or none was found.
@@ -454,37 +469,21 @@ func (r *results) throughput(p printer) {
 		p(" %s | **%s** | %s |\n", ratio(f, b), ratio(t, b), ratio(t, r.sweepRate(size, wire)))
 	}
 	p("\nThe searches (✓ clean, ✗ what went wrong):\n\n| size | system | `--rate 0` delivered | paced runs, msg/s |\n|---:|---|---:|---|\n")
-	for _, size := range r.cfg.sizes {
-		for _, sys := range systems {
-			s := r.sweep[size][sys]
-			if s == nil {
-				continue
-			}
-			p("| %d B | %s | %s | %s |\n", size, sys.title(), thousands(s.offered.msgsPerS), trail(s))
-		}
+	for s := range r.searches() {
+		p("| %d B | %s | %s | %s |\n", s.base.size, s.base.sys.title(), thousands(s.offered.msgsPerS), trail(s))
 	}
 	p("\nWhat bounds each (the first failed rate above the sustainable one):\n\n")
-	for _, size := range r.cfg.sizes {
-		for _, sys := range systems {
-			if s := r.sweep[size][sys]; s != nil {
-				p("- %d B %s: %s.\n", size, sys.title(), limitText(s))
-			}
-		}
+	for s := range r.searches() {
+		p("- %d B %s: %s.\n", s.base.size, s.base.sys.title(), limitText(s))
 	}
 	p("\nOffered load, secondary: `--rate 0`, the publisher as fast as it can. A PUB socket has no back-pressure and drops past its high-water mark, so this is what the path delivered while overloaded, not a rate any subscriber could rely on.\n\n")
 	p("| size | system | sent | received | delivered msg/s | delivered | lost | publisher CPU | subscriber CPU | NIC Mbit/s | UDP datagrams out → in (rcvbuf drops) |\n")
 	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, size := range r.cfg.sizes {
-		for _, sys := range systems {
-			s := r.sweep[size][sys]
-			if s == nil {
-				continue
-			}
-			o := s.offered
-			p("| %d B | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s (%s) |\n", size, sys.title(), count(o.sent), count(o.received),
-				thousands(o.msgsPerS), pct(100*o.deliveredFrac(), 1), count(o.lost), o.during.pub.share(o.during.secs), o.during.sub.share(o.during.secs),
-				oneDecimal(o.wireMbit()), count(o.udpOut), count(o.udpIn), count(o.udpRcvbufErrors))
-		}
+	for s := range r.searches() {
+		o := s.offered
+		p("| %d B | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s (%s) |\n", s.base.size, s.base.sys.title(), count(o.sent), count(o.received),
+			thousands(o.msgsPerS), pct(100*o.deliveredFrac(), 1), count(o.lost), o.during.pub.share(o.during.secs), o.during.sub.share(o.during.secs),
+			oneDecimal(o.wireMbit()), count(o.udpOut), count(o.udpIn), count(o.udpRcvbufErrors))
 	}
 	p("\n")
 }

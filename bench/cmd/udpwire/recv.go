@@ -76,18 +76,5 @@ func receive(ctx context.Context, c *config, stdout, stderr io.Writer) (err erro
 			break
 		}
 	}
-	if err := closeLog(); err != nil {
-		return err
-	}
-	r.Finish(rec, c.expected)
-	if c.json != "" {
-		if err := r.WriteJSON(c.json); err != nil {
-			return err
-		}
-	}
-	r.Print(stdout, "udpwire")
-	if r.EndReason == "wait" {
-		return fmt.Errorf("no data on %s within %v", c.group, c.wait)
-	}
-	return nil
+	return r.Report(closeLog, rec, c.expected, c.json, stdout, "udpwire", c.group.String(), c.wait)
 }

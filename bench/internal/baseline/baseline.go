@@ -106,6 +106,27 @@ func (r *Result) Print(w io.Writer, prog string) {
 		latency.Format(l.P50), latency.Format(l.P99), latency.Format(l.P999), latency.Format(l.Max), r.EndReason)
 }
 
+// Report ends a receiver's run: it closes the interval log, finishes r,
+// writes it as JSON to jsonPath (if set), prints the summary line prefixed
+// with prog, and, if no data came at all (EndReason "wait"), returns an
+// error naming source.
+func (r *Result) Report(closeLog func() error, rec *latency.Recorder, expected time.Duration, jsonPath string, w io.Writer, prog, source string, wait time.Duration) error {
+	if err := closeLog(); err != nil {
+		return err
+	}
+	r.Finish(rec, expected)
+	if jsonPath != "" {
+		if err := r.WriteJSON(jsonPath); err != nil {
+			return err
+		}
+	}
+	r.Print(w, prog)
+	if r.EndReason == "wait" {
+		return fmt.Errorf("no data on %s within %v", source, wait)
+	}
+	return nil
+}
+
 // OpenLog starts rec's HdrHistogram interval log in path (nothing if path
 // is empty). The returned close logs the last, partial interval, flushes
 // and closes the file, and reports any error writing the log.
