@@ -172,12 +172,17 @@ func parseIntList(s string) ([]int, error) {
 }
 
 // Plan says which CPU each hot thread goes to: the profile with the
-// command-line overrides applied. Its fields mean what Profile's do.
+// command-line overrides applied. IO, Recv, Workers and NICs mean what
+// Profile's fields do; Loop and NoWorkers describe the program the plan
+// is for, so that its table and warnings name only the threads it has.
 type Plan struct {
 	IO      []int
 	Recv    *int
 	Workers CPUSet
 	NICs    []string
+
+	Loop      string // the receive or send loop's name in the table and warnings: "recv" when empty
+	NoWorkers bool   // the program has no workers (a publisher): Workers is ignored
 }
 
 // NewPlan merges a profile with overrides; a set override wins.
@@ -198,6 +203,22 @@ func NewPlan(p Profile, o Overrides) Plan {
 	return plan
 }
 
+// loop is the name of the receive or send loop's thread.
+func (p Plan) loop() string {
+	if p.Loop == "" {
+		return "recv"
+	}
+	return p.Loop
+}
+
+// workers returns the workers' CPUs, none when the program has no workers.
+func (p Plan) workers() []int {
+	if p.NoWorkers {
+		return nil
+	}
+	return p.Workers.CPUs()
+}
+
 // Assignment is one hot thread and its CPU.
 type Assignment struct {
 	Thread string // "ZMQbg/IO/<i>", "recv" or "worker/<i>"
@@ -206,16 +227,17 @@ type Assignment struct {
 }
 
 // Assignments lists the pinned threads: I/O threads in line order, then
-// the receive loop, then the workers.
+// the receive (or send) loop, then the workers.
 func (p Plan) Assignments() []Assignment {
-	as := make([]Assignment, 0, len(p.IO)+1+p.Workers.Len())
+	workers := p.workers()
+	as := make([]Assignment, 0, len(p.IO)+1+len(workers))
 	for i, c := range p.IO {
 		as = append(as, Assignment{Thread: ioThreadPrefix + strconv.Itoa(i), CPU: c, Line: i})
 	}
 	if p.Recv != nil {
-		as = append(as, Assignment{Thread: "recv", CPU: *p.Recv, Line: -1})
+		as = append(as, Assignment{Thread: p.loop(), CPU: *p.Recv, Line: -1})
 	}
-	for i, c := range p.Workers.CPUs() {
+	for i, c := range workers {
 		as = append(as, Assignment{Thread: "worker/" + strconv.Itoa(i), CPU: c, Line: -1})
 	}
 	return as
@@ -236,43 +258,73 @@ func (p Plan) Validate(topo *Topology) error {
 	return nil
 }
 
-// Warnings describes placements that work but cost latency: hot threads
-// sharing a CPU, hot threads on SMT siblings of one core, and threads off
-// the NUMA node of their line's NIC (checked only for NICs with a device).
-// nics[i] is the NIC of line i; nil means p.NICs. The receive loop and
-// workers serve every line, so they are checked against all lines' NICs.
+// Warnings describes placements that work but cost latency or couple the
+// lines:
+//
+//   - the I/O threads of two lines on one CPU, or on SMT siblings of one
+//     core: a burst on one line delays the other, so the lines stop being
+//     independent;
+//   - the receive loop on a CPU with workers: the loop must never wait,
+//     and there it waits whenever a worker runs;
+//   - a thread off the NUMA node of its line's NIC (checked only for NICs
+//     with a device); the loop and the workers serve every line, so they
+//     are checked against all lines' NICs.
+//
+// A loop sharing its CPU with the I/O threads is no mistake (an I/O
+// thread wakes the loop, which costs least on one CPU), nor are workers
+// beside the I/O threads: on a small host the lowest latency comes from
+// the receive loop alone on one CPU and every other hot thread on another.
+// nics[i] is the NIC of line i; nil means p.NICs.
 func (p Plan) Warnings(topo *Topology, nics []string) []string {
 	if nics == nil {
 		nics = p.NICs
 	}
 	as := p.Assignments()
-	slices.SortStableFunc(as, func(a, b Assignment) int { return a.CPU - b.CPU })
+	io := as[:len(p.IO)]
 	var warns []string
-	var used CPUSet
-	for i := 0; i < len(as); {
+
+	// I/O threads of two or more lines on one CPU, in CPU order.
+	byCPU := slices.Clone(io)
+	slices.SortStableFunc(byCPU, func(a, b Assignment) int { return a.CPU - b.CPU })
+	for i := 0; i < len(byCPU); {
 		j := i + 1
-		for j < len(as) && as[j].CPU == as[i].CPU {
+		for j < len(byCPU) && byCPU[j].CPU == byCPU[i].CPU {
 			j++
 		}
 		if j-i > 1 {
-			warns = append(warns, fmt.Sprintf("%s share cpu %d", threadNames(as[i:j]), as[i].CPU))
+			warns = append(warns, fmt.Sprintf("%s share cpu %d, so lines %s are no longer independent (a burst on one line delays the rest); give each line's I/O thread its own core",
+				threadNames(byCPU[i:j]), byCPU[i].CPU, lineNames(byCPU[i:j])))
 		}
-		_ = used.Add(as[i].CPU) // out-of-range CPUs are Validate's to report
 		i = j
+	}
+
+	// The receive loop beside workers.
+	if p.Recv != nil {
+		var with []Assignment
+		for _, a := range as[len(p.IO):] {
+			if a.CPU == *p.Recv && a.Thread != p.loop() {
+				with = append(with, a)
+			}
+		}
+		if len(with) > 0 {
+			warns = append(warns, fmt.Sprintf("%s shares cpu %d with %s: the receive loop waits whenever a worker runs there; keep the workers off its cpu",
+				p.loop(), *p.Recv, threadNames(with)))
+		}
 	}
 	if topo == nil {
 		return warns
 	}
 
-	for a := used.next(0); a >= 0; a = used.next(a + 1) {
-		ca, ok := topo.CPU(a)
+	// I/O threads of two lines on SMT siblings of one core.
+	for i, a := range io {
+		ca, ok := topo.CPU(a.CPU)
 		if !ok {
 			continue
 		}
-		for b := used.next(a + 1); b >= 0; b = used.next(b + 1) {
-			if ca.Siblings.Contains(b) {
-				warns = append(warns, fmt.Sprintf("cpu %d (%s) and cpu %d (%s) are SMT siblings of one core",
-					a, threadNames(onCPU(as, a)), b, threadNames(onCPU(as, b))))
+		for _, b := range io[i+1:] {
+			if b.CPU != a.CPU && ca.Siblings.Contains(b.CPU) {
+				warns = append(warns, fmt.Sprintf("%s on cpu %d and %s on cpu %d are SMT siblings of one core: lines %s and %s compete for it; give each line's I/O thread its own core",
+					a.Thread, a.CPU, b.Thread, b.CPU, lineName(a.Line), lineName(b.Line)))
 			}
 		}
 	}
@@ -287,7 +339,7 @@ func (p Plan) Warnings(topo *Topology, nics []string) []string {
 		}
 		nic, ok := topo.NIC(name)
 		if !ok {
-			warns = append(warns, fmt.Sprintf("nic %s of line %d not found; its NUMA placement is not checked", name, i))
+			warns = append(warns, fmt.Sprintf("nic %s of line %s not found; its NUMA placement is not checked", name, lineName(i)))
 			continue
 		}
 		if nic.Device && nic.Node >= 0 {
@@ -306,8 +358,8 @@ func (p Plan) Warnings(topo *Topology, nics []string) []string {
 		switch {
 		case a.Line >= 0:
 			if a.Line < len(lineNode) && lineNode[a.Line] >= 0 && c.Node != lineNode[a.Line] {
-				warns = append(warns, fmt.Sprintf("%s on cpu %d (node %d) is off the NUMA node of %s (node %d, line %d)",
-					a.Thread, a.CPU, c.Node, nics[a.Line], lineNode[a.Line], a.Line))
+				warns = append(warns, fmt.Sprintf("%s on cpu %d (node %d) is off the NUMA node of %s (node %d, line %s)",
+					a.Thread, a.CPU, c.Node, nics[a.Line], lineNode[a.Line], lineName(a.Line)))
 			}
 		case len(nodes) > 0 && !slices.Contains(nodes, c.Node):
 			warns = append(warns, fmt.Sprintf("%s on cpu %d (node %d) is off the NUMA node of every line's NIC (node %s)",
@@ -317,29 +369,39 @@ func (p Plan) Warnings(topo *Topology, nics []string) []string {
 	return warns
 }
 
-func onCPU(as []Assignment, cpu int) []Assignment {
-	i := slices.IndexFunc(as, func(a Assignment) bool { return a.CPU == cpu })
-	j := i
-	for j < len(as) && as[j].CPU == cpu {
-		j++
+// lineName names line i as bus.LineName does (A, B, C...); bus sits
+// above this package, which does not import it.
+func lineName(i int) string {
+	if i >= 0 && i < 26 {
+		return string(rune('A' + i))
 	}
-	return as[i:j]
+	return "L" + strconv.Itoa(i)
+}
+
+// lineNames returns the lines of as: "A and B", "A, B and C".
+func lineNames(as []Assignment) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = lineName(a.Line)
+	}
+	return joinAnd(names)
 }
 
 // threadNames returns "a", "a and b" or "a, b and c".
 func threadNames(as []Assignment) string {
-	var b strings.Builder
+	names := make([]string, len(as))
 	for i, a := range as {
-		switch {
-		case i == 0:
-		case i == len(as)-1:
-			b.WriteString(" and ")
-		default:
-			b.WriteString(", ")
-		}
-		b.WriteString(a.Thread)
+		names[i] = a.Thread
 	}
-	return b.String()
+	return joinAnd(names)
+}
+
+// joinAnd returns "a", "a and b" or "a, b and c".
+func joinAnd(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 func joinInts(ns []int) string {
@@ -360,16 +422,13 @@ func (p Plan) String() string {
 	return b.String()
 }
 
-// Format writes one row per thread: its CPU and, for I/O threads, the
-// line and NIC it serves.
+// Format writes one row per thread the program has: its CPU and, for I/O
+// threads, the line and NIC it serves. A plan without lines (neither IO
+// nor NICs) has no I/O thread rows.
 func (p Plan) Format(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "THREAD\tCPU\tLINE\tNIC")
-	lines := max(len(p.IO), len(p.NICs))
-	if lines == 0 {
-		fmt.Fprintf(tw, "%s*\tunpinned\t-\t-\n", ioThreadPrefix)
-	}
-	for i := range lines {
+	for i := range max(len(p.IO), len(p.NICs)) {
 		cpu, nic := "unpinned", "-"
 		if i < len(p.IO) {
 			cpu = strconv.Itoa(p.IO[i])
@@ -377,18 +436,20 @@ func (p Plan) Format(w io.Writer) error {
 		if i < len(p.NICs) && p.NICs[i] != "" {
 			nic = p.NICs[i]
 		}
-		fmt.Fprintf(tw, "%s%d\t%s\t%d\t%s\n", ioThreadPrefix, i, cpu, i, nic)
+		fmt.Fprintf(tw, "%s%d\t%s\t%s\t%s\n", ioThreadPrefix, i, cpu, lineName(i), nic)
 	}
 	if p.Recv != nil {
-		fmt.Fprintf(tw, "recv\t%d\tall\t-\n", *p.Recv)
+		fmt.Fprintf(tw, "%s\t%d\tall\t-\n", p.loop(), *p.Recv)
 	} else {
-		fmt.Fprintf(tw, "recv\tunpinned\tall\t-\n")
+		fmt.Fprintf(tw, "%s\tunpinned\tall\t-\n", p.loop())
 	}
-	if p.Workers.Len() == 0 {
-		fmt.Fprintf(tw, "worker/*\tunpinned\tall\t-\n")
-	}
-	for i, c := range p.Workers.CPUs() {
-		fmt.Fprintf(tw, "worker/%d\t%d\tall\t-\n", i, c)
+	if !p.NoWorkers {
+		if p.Workers.Len() == 0 {
+			fmt.Fprintf(tw, "worker/*\tunpinned\tall\t-\n")
+		}
+		for i, c := range p.Workers.CPUs() {
+			fmt.Fprintf(tw, "worker/%d\t%d\tall\t-\n", i, c)
+		}
 	}
 	return tw.Flush()
 }

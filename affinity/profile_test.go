@@ -176,54 +176,72 @@ func TestPlanWarnings(t *testing.T) {
 		t.Errorf("no warning containing %q in %q", want, warns)
 	}
 
-	t.Run("shared cpu", func(t *testing.T) {
-		workers, _ := affinity.ParseCPUSet("1,5")
-		plan := affinity.Plan{IO: []int{1, 5}, Recv: intp(1), Workers: workers}
+	t.Run("lines share a cpu", func(t *testing.T) {
+		plan := affinity.Plan{IO: []int{1, 5, 1}, Recv: intp(1), Workers: mustSet(t, "5")}
 		warns := plan.Warnings(topo, nil)
-		has(t, warns, "ZMQbg/IO/0, recv and worker/0 share cpu 1")
-		has(t, warns, "ZMQbg/IO/1 and worker/1 share cpu 5")
+		has(t, warns, "ZMQbg/IO/0 and ZMQbg/IO/2 share cpu 1, so lines A and C are no longer independent")
+		if len(warns) != 1 {
+			// recv beside I/O threads and a worker beside an I/O thread
+			// are placements the README recommends.
+			t.Errorf("want only the shared-cpu warning, got %q", warns)
+		}
+	})
+	t.Run("receive loop with workers", func(t *testing.T) {
+		plan := affinity.Plan{IO: []int{0}, Recv: intp(1), Workers: mustSet(t, "1,4-5")}
+		warns := plan.Warnings(topo, nil)
+		has(t, warns, "recv shares cpu 1 with worker/0: the receive loop waits whenever a worker runs there")
+		if len(warns) != 1 {
+			t.Errorf("want one warning, got %q", warns)
+		}
 	})
 	t.Run("smt siblings", func(t *testing.T) {
-		plan := affinity.Plan{IO: []int{0}, Recv: intp(2)}
+		plan := affinity.Plan{IO: []int{0, 2}, Recv: intp(3), Workers: mustSet(t, "1")}
 		warns := plan.Warnings(topo, nil)
-		has(t, warns, "cpu 0 (ZMQbg/IO/0) and cpu 2 (recv) are SMT siblings")
+		has(t, warns, "ZMQbg/IO/0 on cpu 0 and ZMQbg/IO/1 on cpu 2 are SMT siblings of one core: lines A and B compete for it")
 		if len(warns) != 1 {
-			t.Errorf("want only the SMT warning, got %q", warns)
+			// recv (3) and worker/0 (1) are siblings too, which is no mistake.
+			t.Errorf("want only the SMT warning for the lines, got %q", warns)
 		}
 	})
 	t.Run("numa", func(t *testing.T) {
 		// eth0 is on node 1 (CPUs 4-7), eth1 on node 0 (CPUs 0-3).
 		plan := affinity.Plan{IO: []int{0, 1}, Recv: intp(5), NICs: []string{"eth0", "eth1"}}
 		warns := plan.Warnings(topo, nil)
-		has(t, warns, "ZMQbg/IO/0 on cpu 0 (node 0) is off the NUMA node of eth0 (node 1, line 0)")
+		has(t, warns, "ZMQbg/IO/0 on cpu 0 (node 0) is off the NUMA node of eth0 (node 1, line A)")
 		if len(warns) != 1 {
 			t.Errorf("IO/1 is local to eth1 and recv to eth0; want one warning, got %q", warns)
 		}
 		// The nics argument replaces the plan's: two lines on eth0 put
 		// recv (node 1) right and IO/1 (node 0) wrong.
 		warns = plan.Warnings(topo, []string{"eth0", "eth0"})
-		has(t, warns, "ZMQbg/IO/1 on cpu 1 (node 0) is off the NUMA node of eth0")
+		has(t, warns, "ZMQbg/IO/1 on cpu 1 (node 0) is off the NUMA node of eth0 (node 1, line B)")
 		plan = affinity.Plan{Recv: intp(1), NICs: []string{"eth0"}}
 		has(t, plan.Warnings(topo, nil), "recv on cpu 1 (node 0) is off the NUMA node of every line's NIC (node 1)")
+		plan = affinity.Plan{Recv: intp(1), NICs: []string{"eth0"}, Loop: "send"}
+		has(t, plan.Warnings(topo, nil), "send on cpu 1 (node 0) is off the NUMA node")
 	})
 	t.Run("virtual and missing nic", func(t *testing.T) {
 		plan := affinity.Plan{IO: []int{4, 0}, NICs: []string{"veth0", "eth9"}}
 		warns := plan.Warnings(topo, nil)
-		has(t, warns, "nic eth9 of line 1 not found")
+		has(t, warns, "nic eth9 of line B not found")
 		if len(warns) != 1 {
 			t.Errorf("a virtual NIC has no NUMA node to be off; want one warning, got %q", warns)
 		}
 	})
-	t.Run("siblings and clean", func(t *testing.T) {
-		workers, _ := affinity.ParseCPUSet("5,7")
-		plan := affinity.Plan{IO: []int{4}, Recv: intp(6), Workers: workers, NICs: []string{"eth0"}}
-		if warns := plan.Warnings(topo, nil); len(warns) != 2 {
-			// 4/6 and 5/7 are sibling pairs.
-			t.Errorf("want two SMT warnings, got %q", warns)
-		}
-		plan = affinity.Plan{IO: []int{4}, Recv: intp(5), NICs: []string{"eth0"}}
-		if warns := plan.Warnings(topo, nil); len(warns) != 0 {
-			t.Errorf("want no warnings, got %q", warns)
+	t.Run("readme placements", func(t *testing.T) {
+		// The README's latency placement on a small host: the receive
+		// loop alone on the last CPU, every other hot thread of both
+		// programs on CPU 0.
+		for name, plan := range map[string]affinity.Plan{
+			"feedsub":                {IO: []int{0}, Recv: intp(7), Workers: mustSet(t, "0")},
+			"feedsub with two lines": {IO: []int{4, 5}, Recv: intp(7), Workers: mustSet(t, "4")},
+			"feedpub":                {IO: []int{0}, Recv: intp(0), Loop: "send", NoWorkers: true},
+			"feedpub with workers":   {IO: []int{0}, Recv: intp(0), Workers: mustSet(t, "0"), Loop: "send", NoWorkers: true},
+			"one core each":          {IO: []int{4}, Recv: intp(5), Workers: mustSet(t, "6-7"), NICs: []string{"eth0"}},
+		} {
+			if warns := plan.Warnings(topo, nil); len(warns) != 0 {
+				t.Errorf("%s: want no warnings, got %q", name, warns)
+			}
 		}
 	})
 }
@@ -233,16 +251,70 @@ func TestPlanFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := affinity.NewPlan(p, affinity.Overrides{}).String()
-	for _, want := range []string{"ZMQbg/IO/0  2", "ZMQbg/IO/1  3", "recv        4", "worker/2    7", "eth1"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan output lacks %q:\n%s", want, out)
+	// rows turns the table into its rows' fields, joined by one space.
+	rows := func(plan affinity.Plan) []string {
+		var rows []string
+		for line := range strings.Lines(plan.String()) {
+			rows = append(rows, strings.Join(strings.Fields(line), " "))
 		}
+		t.Logf("\n%s", plan)
+		return rows
 	}
-	t.Logf("\n%s", out)
-	out = affinity.Plan{}.String()
-	if !strings.Contains(out, "recv        unpinned") || !strings.Contains(out, "worker/*    unpinned") {
-		t.Errorf("empty plan output:\n%s", out)
+	for _, tc := range []struct {
+		name string
+		plan affinity.Plan
+		want []string
+	}{
+		{"example profile", affinity.NewPlan(p, affinity.Overrides{}), []string{
+			"THREAD CPU LINE NIC",
+			"ZMQbg/IO/0 2 A eth0",
+			"ZMQbg/IO/1 3 B eth1",
+			"recv 4 all -",
+			"worker/0 5 all -",
+			"worker/1 6 all -",
+			"worker/2 7 all -",
+		}},
+		{"empty", affinity.Plan{}, []string{
+			"THREAD CPU LINE NIC",
+			"recv unpinned all -",
+			"worker/* unpinned all -",
+		}},
+		{"publisher", affinity.Plan{IO: []int{0, 1}, Recv: intp(0), Workers: mustSet(t, "1"), Loop: "send", NoWorkers: true}, []string{
+			"THREAD CPU LINE NIC",
+			"ZMQbg/IO/0 0 A -",
+			"ZMQbg/IO/1 1 B -",
+			"send 0 all -",
+		}},
+		{"publisher unpinned", affinity.Plan{NICs: []string{"eth1"}, Loop: "send", NoWorkers: true}, []string{
+			"THREAD CPU LINE NIC",
+			"ZMQbg/IO/0 unpinned A eth1",
+			"send unpinned all -",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rows(tc.plan); !slices.Equal(got, tc.want) {
+				t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
 	}
-	t.Logf("\n%s", out)
+}
+
+func TestPlanAssignmentsRole(t *testing.T) {
+	plan := affinity.Plan{IO: []int{0}, Recv: intp(1), Workers: mustSet(t, "2-3"), Loop: "send", NoWorkers: true}
+	var got []string
+	for _, a := range plan.Assignments() {
+		got = append(got, a.Thread)
+	}
+	if want := []string{"ZMQbg/IO/0", "send"}; !slices.Equal(got, want) {
+		t.Errorf("Assignments threads = %q, want %q", got, want)
+	}
+	// A publisher does not validate the workers a shared profile pins.
+	plan.Workers = mustSet(t, "1000")
+	if err := plan.Validate(fakeTopology(t)); err != nil {
+		t.Errorf("Validate of a plan without workers checked them: %v", err)
+	}
+	plan.Recv = intp(9)
+	if err := plan.Validate(fakeTopology(t)); err == nil || !strings.Contains(err.Error(), "for send") {
+		t.Errorf("Validate = %v, want an error naming the send loop", err)
+	}
 }

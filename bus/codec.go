@@ -145,7 +145,7 @@ func (d *Decoder) Close() {
 // refers to b, or, for a compressed frame, to the Decoder's buffer, which
 // the next call reuses.
 func (d *Decoder) Decode(b []byte, f *Frame) error {
-	if len(b) < HeaderLen || b[4] != Version || codecOf(b[5]) == CodecNone {
+	if len(b) < HeaderLen || b[4] < MinVersion || b[4] > Version || codecOf(b[5]) == CodecNone {
 		return Decode(b, f)
 	}
 	*f = Frame{}

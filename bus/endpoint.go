@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -22,14 +24,20 @@ const (
 // Endpoint is a parsed ZeroMQ endpoint. For pgm and epgm it is
 // `TRANSPORT://INTERFACE;GROUP:PORT`, where INTERFACE is a name (eth1) or
 // an IPv4 address; libpgm itself rejects names, so Resolve turns a name
-// into the interface's address.
+// into the interface's address. For tcp it is `tcp://HOST:PORT`, where HOST
+// is * (a publisher binds every interface), an IPv4 address, an interface
+// name or a host name; libzmq accepts interface names only when binding
+// and host names only when connecting, so Resolve turns both into an
+// address.
 type Endpoint struct {
 	Transport Transport
 	Interface string         // as given: a name or an address (multicast only)
-	Addr      netip.Addr     // the interface's IPv4 address, once resolved (multicast only)
-	Device    string         // the interface's name, once resolved (multicast only)
+	Host      string         // as given: *, an address, an interface or a host name (tcp only)
+	Addr      netip.Addr     // the interface's (multicast) or the host's (tcp) IPv4 address, once resolved; invalid for tcp://*
+	Device    string         // the interface's name, once resolved (multicast, and tcp given an interface name)
 	Group     netip.AddrPort // multicast group and port (multicast only)
-	Address   string         // everything after "://" (tcp and ipc)
+	Port      uint16         // the port (tcp only)
+	Address   string         // everything after "://" (tcp and ipc); for tcp ADDRESS:PORT once resolved
 }
 
 // Multicast reports whether e is a pgm or epgm endpoint.
@@ -43,12 +51,14 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	}
 	e := Endpoint{Transport: Transport(scheme)}
 	switch e.Transport {
-	case TCP, IPC:
+	case IPC:
 		if rest == "" {
-			return Endpoint{}, fmt.Errorf("%w %q: empty address", ErrEndpoint, s)
+			return Endpoint{}, fmt.Errorf("%w %q: empty path; want ipc://PATH", ErrEndpoint, s)
 		}
 		e.Address = rest
 		return e, nil
+	case TCP:
+		return parseTCP(s, rest)
 	case PGM, EPGM:
 	default:
 		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want epgm, pgm, tcp or ipc)", ErrEndpoint, s, scheme)
@@ -61,9 +71,9 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("%w %q: group %q: want GROUP:PORT", ErrEndpoint, s, group)
 	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil || port == 0 {
-		return Endpoint{}, fmt.Errorf("%w %q: port %q: want 1-65535", ErrEndpoint, s, portStr)
+	port, err := parsePort(s, portStr)
+	if err != nil {
+		return Endpoint{}, err
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
@@ -73,7 +83,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("%w: %s in %q (IPv4 multicast is 224.0.0.0/4; use 239.0.0.0/8 on a private network)", ErrNotMulticast, addr, s)
 	}
 	e.Interface = iface
-	e.Group = netip.AddrPortFrom(addr, uint16(port))
+	e.Group = netip.AddrPortFrom(addr, port)
 	if a, err := netip.ParseAddr(iface); err == nil {
 		if !a.Is4() {
 			return Endpoint{}, fmt.Errorf("%w %q: interface address %s is not IPv4", ErrInterface, s, a)
@@ -83,36 +93,122 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	return e, nil
 }
 
+// parseTCP parses the HOST:PORT of tcp endpoint s. The port is required:
+// libzmq would take a missing one as an invalid argument and * as a port
+// chosen at random, which no subscriber could find.
+func parseTCP(s, hostPort string) (Endpoint, error) {
+	const want = "want tcp://HOST:PORT, e.g. tcp://127.0.0.1:5555 (or tcp://*:5555 to bind every interface)"
+	if hostPort == "" {
+		return Endpoint{}, fmt.Errorf("%w %q: empty address; %s", ErrEndpoint, s, want)
+	}
+	host, portStr, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		if !strings.Contains(hostPort, ":") {
+			return Endpoint{}, fmt.Errorf("%w %q: no port; %s", ErrEndpoint, s, want)
+		}
+		return Endpoint{}, fmt.Errorf("%w %q: %s", ErrEndpoint, s, want)
+	}
+	if host == "" {
+		return Endpoint{}, fmt.Errorf("%w %q: no host; %s", ErrEndpoint, s, want)
+	}
+	port, err := parsePort(s, portStr)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e := Endpoint{Transport: TCP, Host: host, Port: port, Address: hostPort}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !a.Is4() {
+			return Endpoint{}, fmt.Errorf("%w %q: %s is not an IPv4 address (feedbus speaks IPv4 only)", ErrEndpoint, s, a)
+		}
+		e.Addr = a
+	}
+	return e, nil
+}
+
+// parsePort parses the port of endpoint s: a number from 1 to 65535.
+func parsePort(s, port string) (uint16, error) {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%w %q: port %q: want 1-65535", ErrEndpoint, s, port)
+	}
+	return uint16(n), nil
+}
+
 // Resolve looks up a multicast endpoint's interface on this host: a name
 // becomes the interface's first IPv4 address. It fails when the interface
-// does not exist, is down or has no IPv4 address. Other endpoints are
-// returned unchanged.
+// does not exist, is down or has no IPv4 address. A tcp endpoint's host,
+// unless it is * or an address, becomes the IPv4 address of the interface
+// of that name or else of the host name, looked up in DNS (or
+// /etc/hosts); a name with neither fails with ErrEndpoint. ipc endpoints
+// are returned unchanged.
 func (e Endpoint) Resolve() (Endpoint, error) {
-	if !e.Multicast() {
+	switch {
+	case e.Transport == TCP:
+		return e.resolveTCP()
+	case !e.Multicast():
 		return e, nil
 	}
 	ifi, err := findInterface(e.Interface, e.Addr)
 	if err != nil {
 		return Endpoint{}, err
 	}
-	if ifi.Flags&net.FlagUp == 0 {
-		return Endpoint{}, fmt.Errorf("%w: interface %s is down", ErrInterface, ifi.Name)
+	if e.Addr, err = interfaceAddr(ifi, e.Addr); err != nil {
+		return Endpoint{}, err
 	}
 	e.Device = ifi.Name
-	if e.Addr.IsValid() {
+	return e, nil
+}
+
+// resolveTCP resolves a tcp endpoint's host; see Resolve.
+func (e Endpoint) resolveTCP() (Endpoint, error) {
+	if e.Host == "*" || e.Addr.IsValid() {
 		return e, nil
+	}
+	if ifi, err := net.InterfaceByName(e.Host); err == nil {
+		if e.Addr, err = interfaceAddr(ifi, netip.Addr{}); err != nil {
+			return Endpoint{}, err
+		}
+		e.Device = ifi.Name
+	} else {
+		addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip4", e.Host)
+		if err != nil || len(addrs) == 0 {
+			return Endpoint{}, fmt.Errorf("%w: %q is neither an interface here nor a host name with an IPv4 address%s", ErrEndpoint, e.Host, lookupReason(err))
+		}
+		e.Addr = addrs[0].Unmap()
+	}
+	e.Address = netip.AddrPortFrom(e.Addr, e.Port).String()
+	return e, nil
+}
+
+// lookupReason says why a host name lookup failed, unless it is simply
+// not found (the message says that already).
+func lookupReason(err error) string {
+	var dnsErr *net.DNSError
+	if err == nil || (errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
+		return ""
+	}
+	return ": " + err.Error()
+}
+
+// interfaceAddr checks that ifi is up and returns addr, or when addr is
+// not set the interface's first IPv4 address.
+func interfaceAddr(ifi *net.Interface, addr netip.Addr) (netip.Addr, error) {
+	if ifi.Flags&net.FlagUp == 0 {
+		return netip.Addr{}, fmt.Errorf("%w: interface %s is down", ErrInterface, ifi.Name)
+	}
+	if addr.IsValid() {
+		return addr, nil
 	}
 	addrs, err := ifi.Addrs()
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("%w: interface %s: %w", ErrInterface, ifi.Name, err)
+		return netip.Addr{}, fmt.Errorf("%w: interface %s: %w", ErrInterface, ifi.Name, err)
 	}
 	for _, a := range addrs {
 		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
-			e.Addr = p.Addr()
-			return e, nil
+			return p.Addr(), nil
 		}
 	}
-	return Endpoint{}, fmt.Errorf("%w: interface %s has no IPv4 address", ErrInterface, ifi.Name)
+	return netip.Addr{}, fmt.Errorf("%w: interface %s has no IPv4 address", ErrInterface, ifi.Name)
 }
 
 // findInterface finds the interface by name, or by address when addr is set.

@@ -17,6 +17,13 @@ import "time"
 //
 // A Tracker is not safe for concurrent use; it belongs to the receive loop.
 type Tracker struct {
+	// OnSession, if set, is called when a session is first seen, with the
+	// sequence number the subscriber joined it at.
+	OnSession func(session uint64, stream uint32, first uint64)
+	// OnGap, if set, is called when a hole is declared a gap: messages
+	// [from, to) of the session are missing on every line.
+	OnGap func(session uint64, stream uint32, from, to uint64)
+
 	wait     int64
 	sessions []session
 	cur      *session
@@ -109,7 +116,7 @@ func (t *Tracker) Expire(now int64) {
 		c := &t.sessions[i]
 		for j := range c.holes {
 			if h := &c.holes[j]; !h.declared && now-h.since >= t.wait {
-				t.declare(h)
+				t.declare(c, h)
 			}
 		}
 	}
@@ -150,13 +157,16 @@ func (t *Tracker) session(h *Header, now int64) *session {
 		}
 		for j := range t.sessions[old].holes {
 			if h := &t.sessions[old].holes[j]; !h.declared {
-				t.declare(h)
+				t.declare(&t.sessions[old], h)
 			}
 		}
 		t.sessions[old] = t.sessions[len(t.sessions)-1]
 		t.sessions = t.sessions[:len(t.sessions)-1]
 	}
 	t.sessions = append(t.sessions, session{id: h.Session, stream: h.Stream, next: h.FirstSeq, lastSeen: now})
+	if t.OnSession != nil {
+		t.OnSession(h.Session, h.Stream, h.FirstSeq)
+	}
 	return &t.sessions[len(t.sessions)-1]
 }
 
@@ -167,15 +177,18 @@ func (t *Tracker) addHole(c *session, from, to uint64, now int64) {
 	c.holes = append(c.holes, hole{from: from, to: to, since: now})
 	t.pending++
 	if t.wait <= 0 {
-		t.declare(&c.holes[len(c.holes)-1])
+		t.declare(c, &c.holes[len(c.holes)-1])
 	}
 }
 
-func (t *Tracker) declare(h *hole) {
+func (t *Tracker) declare(c *session, h *hole) {
 	h.declared = true
 	t.pending--
 	t.stats.GapEvents++
 	t.stats.Gaps += h.to - h.from
+	if t.OnGap != nil {
+		t.OnGap(c.id, c.stream, h.from, h.to)
+	}
 }
 
 // fill removes seq from the hole holding it, if any.
@@ -220,7 +233,7 @@ func (t *Tracker) fill(c *session, seq uint64) bool {
 
 func (t *Tracker) giveUpOldest(c *session) {
 	if h := &c.holes[0]; !h.declared {
-		t.declare(h)
+		t.declare(c, h)
 	}
 	c.holes = append(c.holes[:0], c.holes[1:]...)
 }

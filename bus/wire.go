@@ -5,17 +5,23 @@ import (
 	"fmt"
 )
 
-// Wire format, version 1. Every integer is little-endian. docs/wire.md
-// describes it byte by byte; keep the two in step.
+// Wire format, version 2. Every integer is little-endian. docs/wire.md
+// describes it byte by byte; keep the two in step. Version 2 is version 1
+// plus application kinds (128-255) with an opaque body, and a rule that a
+// reader skips reserved kinds it does not know instead of rejecting the
+// frame; a version 2 reader reads version 1 frames unchanged.
 //
 // A frame is one ZeroMQ message: a fixed header followed by Count market
 // messages whose sequence numbers run from FirstSeq to FirstSeq+Count-1.
 const (
 	// Magic opens every frame: "FBUS".
 	Magic = "FBUS"
-	// Version is the wire version this package writes and reads.
-	Version = 1
-	// HeaderLen is the length of a version 1 header. The header carries its
+	// Version is the wire version this package writes. It reads this one
+	// and MinVersion.
+	Version = 2
+	// MinVersion is the oldest wire version this package reads.
+	MinVersion = 1
+	// HeaderLen is the length of a version 1 and 2 header. The header carries its
 	// own length so a later version can append fields that older readers skip.
 	HeaderLen = 40
 	// MaxFrameLen bounds a frame. Frames are normally sized to fit a few
@@ -26,7 +32,8 @@ const (
 	// MaxMessageLen bounds one encoded message, padding included.
 	MaxMessageLen = 1<<16 - 1
 
-	msgFixedLen = 4 // length (2), kind (1), symbol length (1)
+	msgFixedLen = 4               // length (2), kind (1), symbol length (1)
+	minMsgLen   = msgFixedLen + 1 // an application kind with a 1-byte symbol and no body
 	quoteLen    = 24
 	tradeLen    = 16
 )
@@ -41,7 +48,7 @@ const (
 	// flagCodecMask selects the body codec (bits 1-3). Version 1 defines 0
 	// (none); the others are reserved for compression.
 	flagCodecMask uint8 = 0x7 << 1
-	// flagsKnown are the bits a version 1 reader understands; any other
+	// flagsKnown are the bits a version 1 or 2 reader understands; any other
 	// bit set is rejected so a frame is never half understood.
 	flagsKnown = FlagHeartbeat | flagCodecMask
 )
@@ -49,11 +56,24 @@ const (
 // Kind is the type of a market message.
 type Kind uint8
 
-// Message kinds.
+// Message kinds. Kinds 1 to 127 are feedbus's own: 1 and 2 are defined,
+// the rest are reserved for later versions, and a reader skips a reserved
+// kind it does not know. Kinds 128 to 255 belong to applications: their
+// payload is an opaque Body that feedbus carries without reading.
 const (
 	KindQuote Kind = 1
 	KindTrade Kind = 2
+	// KindAppFirst is the first application kind.
+	KindAppFirst Kind = 128
 )
+
+// IsApp reports whether k is an application kind (128-255).
+func (k Kind) IsApp() bool { return k >= KindAppFirst }
+
+// Known reports whether this package can hand a message of kind k on: a
+// quote, a trade or an application kind. A reserved kind (3-127) comes
+// from a newer writer; a reader sequences it and skips it.
+func (k Kind) Known() bool { return k == KindQuote || k == KindTrade || k.IsApp() }
 
 func (k Kind) String() string {
 	switch k {
@@ -104,6 +124,11 @@ type Message struct {
 	Size  uint32
 	Side  Side
 
+	// Body is the opaque payload of an application kind (KindAppFirst and
+	// up); nil for quotes and trades. When decoded it aliases the frame's
+	// buffer: copy it to keep it.
+	Body []byte
+
 	// Len is the encoded length, padding included. When encoding, a Len
 	// larger than the natural length pads the message to Len bytes (to
 	// simulate larger payloads); a smaller one is ignored.
@@ -116,16 +141,21 @@ const PriceScale = 100_000_000
 // naturalLen is the encoded length of m without padding.
 func (m *Message) naturalLen() int {
 	n := msgFixedLen + len(m.Symbol)
-	if m.Kind == KindTrade {
+	switch m.Kind {
+	case KindQuote:
+		return n + quoteLen
+	case KindTrade:
 		return n + tradeLen
 	}
-	return n + quoteLen
+	return n + len(m.Body)
 }
 
-// EncodedLen is the number of bytes AppendMessage writes for m.
+// EncodedLen is the number of bytes AppendMessage writes for m. Len pads
+// quotes and trades only: an application kind's body is everything after
+// its symbol, so it cannot be padded.
 func (m *Message) EncodedLen() int {
 	n := m.naturalLen()
-	if m.Len > n {
+	if m.Len > n && !m.Kind.IsApp() {
 		n = m.Len
 	}
 	return n
@@ -146,11 +176,12 @@ func AppendHeader(dst []byte, h *Header) []byte {
 }
 
 // AppendMessage appends m's encoding to dst. It returns an error, and dst
-// unchanged, for a message that could not be decoded again: an unknown
-// kind, an empty or too long symbol, or a length over MaxMessageLen.
+// unchanged, for a message that could not be decoded again: a kind that is
+// neither a quote, a trade nor an application kind, an empty or too long
+// symbol, or a length over MaxMessageLen.
 func AppendMessage(dst []byte, m *Message) ([]byte, error) {
-	if m.Kind != KindQuote && m.Kind != KindTrade {
-		return dst, fmt.Errorf("%w: %v", ErrKind, m.Kind)
+	if m.Kind != KindQuote && m.Kind != KindTrade && !m.Kind.IsApp() {
+		return dst, fmt.Errorf("%w: %v (want quote, trade or an application kind 128-255)", ErrKind, m.Kind)
 	}
 	if len(m.Symbol) == 0 || len(m.Symbol) > MaxSymbolLen {
 		return dst, fmt.Errorf("%w: %d bytes", ErrSymbol, len(m.Symbol))
@@ -163,15 +194,18 @@ func AppendMessage(dst []byte, m *Message) ([]byte, error) {
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(n))
 	dst = append(dst, byte(m.Kind), byte(len(m.Symbol)))
 	dst = append(dst, m.Symbol...)
-	if m.Kind == KindQuote {
+	switch m.Kind {
+	case KindQuote:
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(m.BidPrice))
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(m.AskPrice))
 		dst = binary.LittleEndian.AppendUint32(dst, m.BidSize)
 		dst = binary.LittleEndian.AppendUint32(dst, m.AskSize)
-	} else {
+	case KindTrade:
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(m.Price))
 		dst = binary.LittleEndian.AppendUint32(dst, m.Size)
 		dst = append(dst, byte(m.Side), 0, 0, 0)
+	default:
+		dst = append(dst, m.Body...)
 	}
 	if pad := n - (len(dst) - start); pad > 0 {
 		dst = append(dst, make([]byte, pad)...) // no allocation: the compiler clears in place
@@ -204,8 +238,8 @@ func Decode(b []byte, f *Frame) error {
 	if string(b[:4]) != Magic {
 		return fmt.Errorf("%w: % x", ErrMagic, b[:4])
 	}
-	if b[4] != Version {
-		return fmt.Errorf("%w: %d, want %d", ErrVersion, b[4], Version)
+	if b[4] < MinVersion || b[4] > Version {
+		return fmt.Errorf("%w: %d, want %d to %d", ErrVersion, b[4], MinVersion, Version)
 	}
 	flags := b[5]
 	if flags&^flagsKnown != 0 {
@@ -239,9 +273,9 @@ func Decode(b []byte, f *Frame) error {
 			return fmt.Errorf("%w: heartbeat with %d messages and %d body bytes", ErrHeader, h.Count, len(body))
 		}
 	}
-	// A message takes at least msgFixedLen+1+tradeLen bytes, so a count the
-	// body cannot hold is caught before walking it.
-	if uint64(h.Count)*(msgFixedLen+1+tradeLen) > uint64(len(body)) {
+	// A message takes at least minMsgLen bytes, so a count the body cannot
+	// hold is caught before walking it.
+	if uint64(h.Count)*minMsgLen > uint64(len(body)) {
 		return fmt.Errorf("%w: %d messages cannot fit in %d body bytes", ErrTruncated, h.Count, len(body))
 	}
 	off := 0
@@ -272,15 +306,18 @@ func checkMessage(b []byte) (int, error) {
 	if symLen == 0 || symLen > MaxSymbolLen {
 		return 0, fmt.Errorf("%w: symbol length %d", ErrSymbol, symLen)
 	}
-	var need int
+	need := msgFixedLen + symLen
 	switch kind {
+	case 0:
+		return 0, fmt.Errorf("%w: 0", ErrKind)
 	case KindQuote:
-		need = msgFixedLen + symLen + quoteLen
+		need += quoteLen
 	case KindTrade:
-		need = msgFixedLen + symLen + tradeLen
-	default:
-		return 0, fmt.Errorf("%w: %d", ErrKind, uint8(kind))
+		need += tradeLen
 	}
+	// Any other kind is an application kind or a reserved one: its body is
+	// opaque here, and Next hands it on (application) or the caller skips
+	// it (reserved), so the frame stays readable.
 	if n < need {
 		return 0, fmt.Errorf("%w: %v length %d, needs at least %d", ErrTruncated, kind, n, need)
 	}
@@ -291,7 +328,9 @@ func checkMessage(b []byte) (int, error) {
 }
 
 // Next decodes the next message into m and returns its sequence number. It
-// returns false when the frame has no more messages.
+// returns false when the frame has no more messages. Every message is
+// returned, reserved kinds included: each holds a sequence number, so the
+// caller sequences it and then skips what it cannot use (see Kind.Known).
 func (f *Frame) Next(m *Message) (seq uint64, ok bool) {
 	if f.off >= len(f.body) {
 		return 0, false
@@ -301,18 +340,23 @@ func (f *Frame) Next(m *Message) (seq uint64, ok bool) {
 	m.Kind = Kind(b[2])
 	symLen := int(b[3])
 	m.Symbol = b[4 : 4+symLen : 4+symLen]
-	p := b[4+symLen:]
-	if m.Kind == KindQuote {
+	p := b[4+symLen : n : n]
+	switch m.Kind {
+	case KindQuote:
 		m.BidPrice = int64(binary.LittleEndian.Uint64(p))
 		m.AskPrice = int64(binary.LittleEndian.Uint64(p[8:]))
 		m.BidSize = binary.LittleEndian.Uint32(p[16:])
 		m.AskSize = binary.LittleEndian.Uint32(p[20:])
-		m.Price, m.Size, m.Side = 0, 0, SideUnknown
-	} else {
+		m.Price, m.Size, m.Side, m.Body = 0, 0, SideUnknown, nil
+	case KindTrade:
 		m.Price = int64(binary.LittleEndian.Uint64(p))
 		m.Size = binary.LittleEndian.Uint32(p[8:])
 		m.Side = Side(p[12])
+		m.BidPrice, m.AskPrice, m.BidSize, m.AskSize, m.Body = 0, 0, 0, 0, nil
+	default:
+		m.Body = p
 		m.BidPrice, m.AskPrice, m.BidSize, m.AskSize = 0, 0, 0, 0
+		m.Price, m.Size, m.Side = 0, 0, SideUnknown
 	}
 	m.Len = n
 	f.off += n

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -83,7 +85,7 @@ func TestWireGolden(t *testing.T) {
 	h := Header{Session: 0x0102030405060708, Stream: 9, FirstSeq: 5, SendTime: 0x1122334455667788}
 	b := buildFrame(t, h, []Message{{Kind: KindTrade, Symbol: []byte("AB"), Price: 3, Size: 4, Side: SideBuy}})
 	want := []byte{
-		'F', 'B', 'U', 'S', 1, 0, 40, 0, // magic, version, flags, header length
+		'F', 'B', 'U', 'S', 2, 0, 40, 0, // magic, version, flags, header length
 		8, 7, 6, 5, 4, 3, 2, 1, // session
 		9, 0, 0, 0, // stream
 		1, 0, 0, 0, // count
@@ -95,6 +97,61 @@ func TestWireGolden(t *testing.T) {
 	}
 	if !bytes.Equal(b, want) {
 		t.Fatalf("encoding\n got % x\nwant % x", b, want)
+	}
+}
+
+// TestWireGoldenApp pins an application message's layout (docs/wire.md).
+func TestWireGoldenApp(t *testing.T) {
+	h := Header{Session: 1, Stream: 2, FirstSeq: 3, SendTime: 4}
+	b := buildFrame(t, h, []Message{{Kind: 200, Symbol: []byte("X"), Body: []byte("hi")}})
+	want := []byte{
+		'F', 'B', 'U', 'S', 2, 0, 40, 0,
+		1, 0, 0, 0, 0, 0, 0, 0,
+		2, 0, 0, 0,
+		1, 0, 0, 0,
+		3, 0, 0, 0, 0, 0, 0, 0,
+		4, 0, 0, 0, 0, 0, 0, 0,
+		7, 0, 200, 1, 'X', 'h', 'i', // length 7, kind 200, symbol length 1, symbol, body
+	}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("encoding\n got % x\nwant % x", b, want)
+	}
+}
+
+// TestDecodeKinds: application kinds come back with their body, a reserved
+// kind from a newer writer is handed on for sequencing but not Known, and a
+// version 1 frame still decodes.
+func TestDecodeKinds(t *testing.T) {
+	msgs := []Message{
+		{Kind: KindQuote, Symbol: []byte("A"), BidPrice: 1, AskPrice: 2, BidSize: 3, AskSize: 4},
+		{Kind: 130, Symbol: []byte("BOOK"), Body: []byte{1, 2, 3}},
+		{Kind: 255, Symbol: []byte("E")}, // empty body
+		{Kind: KindTrade, Symbol: []byte("A"), Price: 5, Size: 6, Side: SideSell},
+	}
+	b := buildFrame(t, Header{Session: 1, FirstSeq: 10, SendTime: 1}, msgs)
+	// Turn the empty-bodied message into a reserved kind, as a newer
+	// writer might send.
+	off := HeaderLen
+	for i := 0; i < 2; i++ {
+		off += int(binary.LittleEndian.Uint16(b[off:]))
+	}
+	b[off+2] = 77
+	var f Frame
+	if err := Decode(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	var m Message
+	var got []string
+	for seq, ok := f.Next(&m); ok; seq, ok = f.Next(&m) {
+		got = append(got, fmt.Sprintf("%d %v %s %v %x", seq, m.Kind, m.Symbol, m.Kind.Known(), m.Body))
+	}
+	want := []string{"10 quote A true ", "11 kind(130) BOOK true 010203", "12 kind(77) E false ", "13 trade A true "}
+	if !slices.Equal(got, want) {
+		t.Fatalf("decoded\n%q\nwant\n%q", got, want)
+	}
+	b[4] = 1 // version 1: the same layout
+	if err := Decode(b, &f); err != nil {
+		t.Fatalf("version 1 frame: %v", err)
 	}
 }
 
@@ -113,7 +170,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"oversized", make([]byte, MaxFrameLen+1), ErrTooLarge},
 		{"magic", mutate(func(b []byte) []byte { b[0] = 'X'; return b }), ErrMagic},
 		{"version 0", mutate(func(b []byte) []byte { b[4] = 0; return b }), ErrVersion},
-		{"version 2", mutate(func(b []byte) []byte { b[4] = 2; return b }), ErrVersion},
+		{"version 3", mutate(func(b []byte) []byte { b[4] = 3; return b }), ErrVersion},
 		{"unknown flag", mutate(func(b []byte) []byte { b[5] = 0x80; return b }), ErrFlags},
 		{"codec", mutate(func(b []byte) []byte { b[5] = 1 << 1; return b }), ErrCodec},
 		{"header length short", mutate(func(b []byte) []byte { b[6] = 39; return b }), ErrHeader},
@@ -123,7 +180,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"count too big", mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[20:], 1<<30); return b }), ErrTruncated},
 		{"count too small", mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[20:], 3); return b }), ErrTrailing},
 		{"trailing", append(bytes.Clone(good), 0), ErrTrailing},
-		{"kind", mutate(func(b []byte) []byte { b[HeaderLen+2] = 9; return b }), ErrKind},
+		{"kind 0", mutate(func(b []byte) []byte { b[HeaderLen+2] = 0; return b }), ErrKind},
 		{"symbol empty", mutate(func(b []byte) []byte { b[HeaderLen+3] = 0; return b }), ErrSymbol},
 		{"symbol long", mutate(func(b []byte) []byte { b[HeaderLen+3] = MaxSymbolLen + 1; return b }), ErrSymbol},
 		{"message length short", mutate(func(b []byte) []byte { b[HeaderLen] = 5; b[HeaderLen+1] = 0; return b }), ErrTruncated},
@@ -153,6 +210,8 @@ func TestAppendMessageRejects(t *testing.T) {
 		want error
 	}{
 		{Message{Kind: 0, Symbol: []byte("A")}, ErrKind},
+		{Message{Kind: 3, Symbol: []byte("A")}, ErrKind}, // reserved: only a newer writer may send it
+		{Message{Kind: KindAppFirst, Symbol: []byte("A"), Body: make([]byte, MaxMessageLen)}, ErrTooLarge},
 		{Message{Kind: KindQuote}, ErrSymbol},
 		{Message{Kind: KindQuote, Symbol: bytes.Repeat([]byte("A"), MaxSymbolLen+1)}, ErrSymbol},
 		{Message{Kind: KindQuote, Symbol: []byte("A"), Len: MaxMessageLen + 1}, ErrTooLarge},
@@ -225,11 +284,16 @@ func FuzzDecode(f *testing.F) {
 		w.Begin(&fr.Header)
 		var m Message
 		n := uint32(0)
+		skipped := 0 // bytes of reserved kinds, which only a newer writer may encode
 		for {
 			if _, ok := fr.Next(&m); !ok {
 				break
 			}
 			n++
+			if !m.Kind.Known() {
+				skipped += m.Len
+				continue
+			}
 			if err := w.Add(&m); err != nil {
 				t.Fatalf("re-encoding decoded message %d: %v", n, err)
 			}
@@ -239,7 +303,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		out := w.Finish(fr.SendTime)
 		hlen := int(binary.LittleEndian.Uint16(b[6:]))
-		if len(out)-HeaderLen != len(b)-hlen {
+		if len(out)-HeaderLen+skipped != len(b)-hlen {
 			t.Fatalf("re-encoded body is %d bytes, original %d", len(out)-HeaderLen, len(b)-hlen)
 		}
 	})

@@ -8,13 +8,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/feedbus/feedbus/bus"
 )
 
-// Book is the last-value book of one symbol, as kept by the worker that
-// owns it. Prices are fixed point in units of 1/bus.PriceScale.
+// Book is the last-value book of one symbol, as a Books handler keeps it.
+// Prices are fixed point in units of 1/bus.PriceScale (1e-8).
 type Book struct {
 	Symbol string `json:"symbol"`
 	Worker int    `json:"worker"`
@@ -53,26 +55,84 @@ type book struct {
 	notionalLo uint64
 }
 
-func newBook(k *symKey, worker int) *book {
-	return &book{Book: Book{Symbol: k.String(), Worker: worker}}
+// Books is the Handler that keeps a last-value book per symbol: best bid
+// and offer, last trade, volume, VWAP, counts. feedsub runs it; an
+// application may run it beside its own handler. Handle is safe from every
+// worker at once: the books are spread over bookShards locks by symbol
+// hash, so two workers (which never share a symbol) rarely meet on a lock.
+// Snapshot and WriteBooks are safe from any goroutine at any time.
+//
+// The books are bounded by the symbols seen, which the wire cannot bound:
+// MaxSymbols caps them, and messages of symbols beyond it are counted in
+// Refused, not kept.
+type Books struct {
+	// MaxSymbols caps the number of books; 0 means no cap. Set it before
+	// the first Handle.
+	MaxSymbols int
+
+	count   atomic.Int64
+	refused atomic.Uint64
+	shards  [bookShards]bookShard
 }
 
-func (b *book) apply(it *item) {
-	if b.Messages > 0 && it.seq <= b.LastSeq {
+const bookShards = 64
+
+type bookShard struct {
+	mu    sync.Mutex
+	books map[symKey]*book
+	_     [40]byte // keep shards' locks off each other's cache lines
+}
+
+// NewBooks returns an empty Books.
+func NewBooks() *Books { return &Books{} }
+
+// Handle applies m to its symbol's book. Application kinds count in
+// Messages only.
+func (bs *Books) Handle(m *Message) {
+	var k symKey
+	k.n = uint8(copy(k.b[:], m.Symbol))
+	sh := &bs.shards[fnv1a(m.Symbol)%bookShards]
+	sh.mu.Lock()
+	b := sh.books[k]
+	if b == nil {
+		if bs.MaxSymbols > 0 && bs.count.Load() >= int64(bs.MaxSymbols) {
+			sh.mu.Unlock()
+			bs.refused.Add(1)
+			return
+		}
+		if sh.books == nil {
+			sh.books = make(map[symKey]*book)
+		}
+		b = &book{Book: Book{Symbol: k.String(), Worker: m.Worker}}
+		sh.books[k] = b
+		bs.count.Add(1)
+	}
+	b.apply(m)
+	sh.mu.Unlock()
+}
+
+// Refused counts messages not kept because MaxSymbols books existed.
+func (bs *Books) Refused() uint64 { return bs.refused.Load() }
+
+// Len returns the number of books.
+func (bs *Books) Len() int { return int(bs.count.Load()) }
+
+func (b *book) apply(m *Message) {
+	if b.Messages > 0 && m.Seq <= b.LastSeq {
 		b.OutOfOrder++
 	}
 	b.Messages++
-	b.LastSeq = it.seq
-	switch it.kind {
+	b.LastSeq = m.Seq
+	switch m.Kind {
 	case bus.KindQuote:
 		b.Quotes++
-		b.BidPrice, b.BidSize = it.bidPrice, it.bidSize
-		b.AskPrice, b.AskSize = it.askPrice, it.askSize
+		b.BidPrice, b.BidSize = m.BidPrice, m.BidSize
+		b.AskPrice, b.AskSize = m.AskPrice, m.AskSize
 	case bus.KindTrade:
 		b.Trades++
-		b.LastPrice, b.LastSize, b.LastSide = it.price, it.size, it.side
-		b.Volume += uint64(it.size)
-		b.addNotional(it.price, it.size)
+		b.LastPrice, b.LastSize, b.LastSide = m.Price, m.Size, m.Side
+		b.Volume += uint64(m.Size)
+		b.addNotional(m.Price, m.Size)
 	}
 }
 
@@ -122,19 +182,18 @@ func (b *book) snapshot() Book {
 	return s
 }
 
-// Books returns a copy of every symbol's book, sorted by symbol. It is
-// safe from any goroutine while the workers run; it holds each worker's
-// book lock while copying that worker's books, which delays that worker
-// (never the receive loop) by as long.
-func (f *Fanout) Books() []Book {
-	var out []Book
-	for _, w := range f.workers {
-		w.mu.Lock()
-		out = slices.Grow(out, len(w.books))
-		for _, b := range w.books {
+// Snapshot returns a copy of every symbol's book, sorted by symbol. It
+// holds each shard's lock while copying that shard, which delays the
+// workers that meet it (never the receive loop) by as long.
+func (bs *Books) Snapshot() []Book {
+	out := make([]Book, 0, bs.Len())
+	for i := range bs.shards {
+		sh := &bs.shards[i]
+		sh.mu.Lock()
+		for _, b := range sh.books {
 			out = append(out, b.snapshot())
 		}
-		w.mu.Unlock()
+		sh.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b Book) int { return strings.Compare(a.Symbol, b.Symbol) })
 	return out
@@ -143,8 +202,8 @@ func (f *Fanout) Books() []Book {
 // WriteBooks writes the books as an aligned table, prices as decimals. A
 // positive limit prints the first limit symbols and a line saying how many
 // were left out; 0 or less prints all.
-func (f *Fanout) WriteBooks(w io.Writer, limit int) error {
-	return writeBooks(w, f.Books(), limit)
+func (bs *Books) WriteBooks(w io.Writer, limit int) error {
+	return writeBooks(w, bs.Snapshot(), limit)
 }
 
 var bookHeader = []string{"SYMBOL", "WORKER", "MSGS", "LAST_SEQ", "BID_SIZE", "BID", "ASK", "ASK_SIZE",

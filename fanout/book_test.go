@@ -67,10 +67,10 @@ func TestVWAPNoOverflow(t *testing.T) {
 		{"negative", []int64{-5 * bus.PriceScale, 15 * bus.PriceScale, math.MinInt64}, []uint32{10, 10, math.MaxUint32}},
 		{"mixed", []int64{px(1e9), px(-2.5), px(0.00000001)}, []uint32{4e9, 7, 1}},
 	} {
-		b := newBook(&symKey{n: 1, b: [bus.MaxSymbolLen]byte{'V'}}, 0)
+		b := &book{Book: Book{Symbol: "V"}}
 		num, den := new(big.Int), new(big.Int)
 		for i, p := range tc.prices {
-			b.apply(&item{seq: uint64(i + 1), kind: bus.KindTrade, price: p, size: tc.sizes[i]})
+			b.apply(&Message{Seq: uint64(i + 1), Message: bus.Message{Kind: bus.KindTrade, Price: p, Size: tc.sizes[i]}})
 			num.Add(num, new(big.Int).Mul(big.NewInt(p), big.NewInt(int64(tc.sizes[i]))))
 			den.Add(den, big.NewInt(int64(tc.sizes[i])))
 		}

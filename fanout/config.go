@@ -15,6 +15,12 @@ const (
 	// share of 1.6M msg/s over two workers, enough to ride out a worker
 	// descheduled for a few time slices on a busy host.
 	DefaultQueueLen = 16384
+	// DefaultBodyBytes is the per-worker body ring used when
+	// Config.BodyBytes is 0: room for the bodies of a full default queue
+	// of 64-byte application messages.
+	DefaultBodyBytes = 1 << 20
+	// MaxBodyBytes bounds Config.BodyBytes.
+	MaxBodyBytes = 1 << 30
 	// MaxWorkers bounds Config.Workers.
 	MaxWorkers = 1024
 	// MaxQueueLen bounds Config.QueueLen: 16M messages of 96 bytes is
@@ -33,6 +39,7 @@ var (
 	ErrPolicy   = errors.New("fanout: unknown overflow policy (want \"drop\" or \"conflate\")")
 	ErrWork     = errors.New("fanout: Work must not be negative")
 	ErrPinCPUs  = errors.New("fanout: PinCPUs must be empty or name one CPU per worker")
+	ErrBodyRing = errors.New("fanout: BodyBytes must be between 0 (the default 1 MiB) and 1 GiB")
 )
 
 // Policy says what Dispatch does with a message whose worker queue is full.
@@ -108,6 +115,14 @@ type Config struct {
 	// PinCPUs, if not empty, pins worker i's OS thread to CPU PinCPUs[i];
 	// it must then have exactly Workers entries.
 	PinCPUs []int
+	// Handler is called by the workers for every message they take; nil
+	// discards them (counted as processed). See Handler for its rules.
+	Handler Handler
+	// BodyBytes is each worker's ring for application kinds' bodies, in
+	// bytes; 0 means DefaultBodyBytes. A message whose body does not fit
+	// is dropped (or conflated, for quotes and trades, which have none)
+	// as if the queue were full.
+	BodyBytes int
 	// Detector, if set, gets one probe per worker, named "worker <i>".
 	Detector *snail.Detector
 	// Now is the clock workers read when they take a message, ns since
@@ -123,6 +138,9 @@ func (c Config) Validate() error {
 	}
 	if c.QueueLen < 0 || c.QueueLen > MaxQueueLen {
 		return fmt.Errorf("%w (got %d)", ErrQueueLen, c.QueueLen)
+	}
+	if c.BodyBytes < 0 || c.BodyBytes > MaxBodyBytes {
+		return fmt.Errorf("%w (got %d)", ErrBodyRing, c.BodyBytes)
 	}
 	if c.Overflow > Conflate {
 		return fmt.Errorf("%w: %d", ErrPolicy, uint8(c.Overflow))
@@ -152,3 +170,14 @@ func (c Config) queueLen() int {
 	}
 	return c.QueueLen
 }
+
+func (c Config) bodyBytes() int {
+	if c.BodyBytes == 0 {
+		return DefaultBodyBytes
+	}
+	return c.BodyBytes
+}
+
+// defaultHandler, when set (by this package's tests), makes the Handler of
+// a Config that names none.
+var defaultHandler func() Handler

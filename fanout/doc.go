@@ -7,7 +7,8 @@
 //
 // # Use
 //
-//	f, err := fanout.New(fanout.Config{Workers: 4, Overflow: fanout.Conflate, Detector: d})
+//	books := fanout.NewBooks() // or the application's own Handler
+//	f, err := fanout.New(fanout.Config{Workers: 4, Overflow: fanout.Conflate, Handler: books, Detector: d})
 //	defer f.Close()
 //	for { // the receive loop
 //		... bus.Decode(frame, &fr); now := time.Now().UnixNano()
@@ -16,7 +17,7 @@
 //		}
 //		f.Flush() // the workers see the frame's messages
 //	}
-//	f.WriteBooks(os.Stdout, 20); json.Marshal(f.Stats())
+//	books.WriteBooks(os.Stdout, 20); json.Marshal(f.Stats())
 //
 // # Sharding and order
 //
@@ -62,7 +63,7 @@
 // order. While any slot is pending, Queue sends that worker's messages
 // to the slots even if the queue has room again, so nothing queued later
 // can overtake an older update. The slots are guarded by a mutex that
-// each side holds for O(1) work (a map lookup and a 96-byte copy, or
+// each side holds for O(1) work (a map lookup and a 112-byte copy, or
 // popping one slot); they grow only when a symbol overflows for the first
 // time. Conflated updates are an accepted degradation, not loss, and are
 // not reported to the snail probe as drops; a worker that conflates
@@ -73,14 +74,16 @@
 // A worker takes what is queued in runs of up to 32 messages: per run it
 // reads Config.Now once and calls its probe's Observe(now, sendTime) for
 // the run's first message, the oldest, so the largest lag (time spent
-// queued counts as lag); then, under its book mutex (uncontended unless
-// Books is copying), it applies each message to its symbol's last-value
-// book: best bid and ask, last trade, volume and VWAP (from an exact
-// 128-bit sum of price × size), message count, last sequence number. With
-// Config.Work every message is a run of its own, and the simulated work
-// is spent outside the mutex. A book is allocated the first time its
-// symbol is seen; after that a worker allocates nothing per message. An
-// idle worker sleeps on its channel.
+// queued counts as lag); then it calls Config.Handler for each message,
+// with a Message it reuses (so Symbol and Body are valid during the call
+// only). An application kind's body waits in the worker's body ring
+// (Config.BodyBytes), copied there by Queue, and its bytes are released
+// when the handler returns. With Config.Work every message is a run of its
+// own. A worker allocates nothing per message; the Handler decides what it
+// allocates. Books, the last-value book handler (best bid and ask, last
+// trade, volume and VWAP from an exact 128-bit sum of price × size,
+// message count, last sequence number), allocates a book the first time a
+// symbol is seen, then nothing. An idle worker sleeps on its channel.
 //
 // With Config.PinCPUs, worker i locks itself to an OS thread and pins
 // that thread to PinCPUs[i] with affinity.PinCurrentThread before New
@@ -97,8 +100,9 @@
 // and Stop must not run concurrently with them (call them after the
 // receive loop has returned); a message queued after Close is dropped and
 // counted. Close and Stop first publish what is still staged.
-// Stats, Books, WriteBooks, WorkerTIDs, Workers and Config: any goroutine,
-// any time, including after Close. Stats reads atomics only.
+// Stats, WorkerTIDs, Workers and Config: any goroutine, any time,
+// including after Close. Stats reads atomics only. The Handler runs on
+// every worker goroutine at once.
 //
 // # Lifetime
 //
@@ -107,7 +111,7 @@
 // exit; Stop does the same without the drain (each worker finishes the
 // message in hand and counts what is left in WorkerStats.Abandoned). Both
 // are idempotent; a later call waits for the first. After either, Stats
-// and Books keep answering with the final state, and for every worker
+// keeps answering with the final state, and for every worker
 // Dispatched = Processed + Dropped + Conflated + Abandoned.
 //
 // # Memory
@@ -115,19 +119,19 @@
 // Each queue is allocated in full by New and holds fixed-size items with
 // no pointers (the GC does not scan them):
 //
-//	sizeof(item)  = 96 bytes   (one queued message)
-//	sizeof(book)  = 144 bytes  (one symbol's book, plus its symbol string)
-//	sizeof(cslot) = 200 bytes  (one symbol's conflation slots, Conflate only)
+//	sizeof(item)  = 112 bytes  (one queued message)
+//	sizeof(book)  = 144 bytes  (one symbol's book in a Books, plus its symbol string)
+//	sizeof(cslot) = 232 bytes  (one symbol's conflation slots, Conflate only)
 //
-//	peak ≈ Workers × QueueLen × 96 B
+//	peak ≈ Workers × QueueLen × 112 B + Workers × BodyBytes
 //	     + S × (144 B + len(symbol) + ~56-112 B map entry)
-//	     + C × (200-400 B slot array + ~45-90 B map entry + 4-8 B ring)
+//	     + C × (232-464 B slot array + ~45-90 B map entry + 4-8 B ring)
 //	     + Workers × ~8 KiB goroutine stack
 //
 // where S is the number of distinct symbols seen and C the number that
 // ever overflowed a queue under Conflate (C ≤ S; 0 under Drop); the ranges
 // are Go's map load factor and slice doubling. With the defaults and 4
-// workers the queues take 4 × 16384 × 96 = 6,291,456 bytes (6 MiB);
-// 10,000 symbols add about 3 MB of books and at most about 5 MB of
+// workers the queues take 4 × 16384 × 112 = 7,340,032 bytes (7 MiB) and
+// the body rings 4 MiB; 10,000 symbols add about 3 MB of books and at most about 5 MB of
 // conflation slots. Nothing else grows with traffic.
 package fanout

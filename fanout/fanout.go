@@ -24,7 +24,9 @@ func (k *symKey) String() string { return string(k.b[:k.n]) }
 // item is one message as it sits in a worker queue. It has a fixed size
 // and no pointers, so a queue is a single allocation the GC never scans,
 // and the symbol is a copy: the decoded message's Symbol aliases the frame
-// buffer the receive loop reuses. doc.go states its size; a test checks it.
+// buffer the receive loop reuses. An application kind's body is copied into
+// the worker's body ring, and the item holds where. doc.go states its size;
+// a test checks it.
 type item struct {
 	seq      uint64
 	sendTime int64 // publisher's clock, from the frame header
@@ -35,6 +37,8 @@ type item struct {
 	bidSize  uint32
 	askSize  uint32
 	size     uint32
+	bodyLen  uint32 // body bytes in the ring, ending at bodyEnd
+	bodyEnd  uint64 // ring position (bytes ever reserved) just past the body
 	kind     bus.Kind
 	side     bus.Side
 	key      symKey
@@ -57,6 +61,7 @@ func (it *item) set(m *bus.Message, seq uint64, sendTime, now int64) {
 // by symbol. See the package documentation for the rules of use.
 type Fanout struct {
 	cfg     Config
+	handler Handler
 	now     func() int64
 	hook    func(worker int) // tests: called when a worker has taken a message
 	workers []*worker
@@ -79,6 +84,7 @@ type worker struct {
 	work time.Duration // simulated cost per message for this worker
 
 	buf   []item
+	body  []byte        // ring of application kinds' bodies, in queue order
 	wake  chan struct{} // one token: "look again"
 	conf  *conflator    // nil under Drop
 	probe *snail.Probe  // nil without a Detector
@@ -93,6 +99,8 @@ type worker struct {
 	staged     int           // messages queued since tail was last published
 	dirty      bool          // on Fanout.dirty: Flush must publish and signal
 	headCache  uint64        // a head value read earlier; never ahead of head
+	bodyTail   uint64        // body bytes ever reserved
+	bodyHeadC  uint64        // a bodyHead value read earlier; never ahead of it
 	qmax       uint64        // queueMax, unpublished copy
 	dispatched atomic.Uint64
 	dropped    atomic.Uint64
@@ -106,6 +114,7 @@ type worker struct {
 	_ cacheLine
 	// Written only by the worker goroutine.
 	head      atomic.Uint64 // messages ever taken; frees buf slots
+	bodyHead  atomic.Uint64 // body bytes released after their handler returned
 	headN     uint64
 	headIdx   int
 	tailCache uint64 // a tail value read earlier; never ahead of tail
@@ -115,12 +124,9 @@ type worker struct {
 	maxWait   atomic.Int64
 	lagMax    int64 // maxLag, unpublished copy
 	waitMax   int64
-	seen      bool   // lagMax and waitMax are set
-	reported  uint64 // drops already reported to the probe
-
-	_     cacheLine
-	mu    sync.Mutex // guards books against Books
-	books map[symKey]*book
+	seen      bool    // lagMax and waitMax are set
+	reported  uint64  // drops already reported to the probe
+	msg       Message // what the handler is given, reused
 }
 
 // New validates cfg, allocates every queue in full, starts the workers and,
@@ -133,7 +139,14 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 		return nil, err
 	}
 	cfg.PinCPUs = slices.Clone(cfg.PinCPUs)
-	f := &Fanout{cfg: cfg, now: cfg.Now, hook: hook}
+	f := &Fanout{cfg: cfg, now: cfg.Now, hook: hook, handler: cfg.Handler}
+	if f.handler == nil {
+		f.handler = discard{}
+		if defaultHandler != nil {
+			f.handler = defaultHandler()
+			f.cfg.Handler = f.handler
+		}
+	}
 	if f.now == nil {
 		f.now = func() int64 { return time.Now().UnixNano() }
 	}
@@ -141,14 +154,15 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 	f.dirty = make([]*worker, 0, cfg.Workers)
 	for i := range f.workers {
 		w := &worker{
-			id:    i,
-			f:     f,
-			work:  cfg.Work,
-			buf:   make([]item, cfg.queueLen()),
-			wake:  make(chan struct{}, 1),
-			cpu:   -1,
-			books: make(map[symKey]*book),
+			id:   i,
+			f:    f,
+			work: cfg.Work,
+			buf:  make([]item, cfg.queueLen()),
+			body: make([]byte, cfg.bodyBytes()),
+			wake: make(chan struct{}, 1),
+			cpu:  -1,
 		}
+		w.msg.Worker = i
 		if cfg.Overflow == Conflate {
 			w.conf = newConflator()
 		}
@@ -233,30 +247,71 @@ func (f *Fanout) Queue(m *bus.Message, seq uint64, sendTime, now int64) {
 	}
 	// Single writer: a plain load and store, no locked instruction.
 	w.dispatched.Store(w.dispatched.Load() + 1)
-	if len(m.Symbol) == 0 || len(m.Symbol) > bus.MaxSymbolLen || f.closed.Load() {
+	if len(m.Symbol) == 0 || len(m.Symbol) > bus.MaxSymbolLen || f.closed.Load() || m.Kind == 0 {
 		w.dropped.Store(w.dropped.Load() + 1)
 		return
 	}
 	if w.conf != nil && w.conf.pending.Load() > 0 {
 		// Older updates are waiting in the conflation slots, and the worker
 		// applies those after its queue: queueing this one would let it
-		// overtake them. Everything goes to the slots until they are empty.
+		// overtake them. Everything goes to the slots until they are empty,
+		// and an application kind, which has no slot, is dropped.
+		if m.Kind.IsApp() {
+			w.dropped.Store(w.dropped.Load() + 1)
+			return
+		}
 		w.conflate(m, seq, sendTime, now)
 		return
 	}
 	it := w.reserve()
+	var end uint64
+	if it != nil && len(m.Body) > 0 {
+		if end = w.reserveBody(len(m.Body)); end == 0 {
+			it = nil // no room for the body: the queue is full in bytes
+		}
+	}
 	if it == nil {
-		if w.conf != nil {
+		if w.conf != nil && !m.Kind.IsApp() {
 			w.conflate(m, seq, sendTime, now)
 			return
 		}
 		// The worker reports the drop to its probe when it next takes a
-		// message: a full queue means it has one to take.
+		// message: a full queue means it has one to take. An application
+		// kind cannot be conflated (its body has no slot), so it is
+		// dropped under either policy.
 		w.dropped.Store(w.dropped.Load() + 1)
 		return
 	}
 	it.set(m, seq, sendTime, now)
+	if end != 0 {
+		it.bodyEnd, it.bodyLen = end, uint32(len(m.Body))
+		copy(w.body[int((end-uint64(len(m.Body)))%uint64(len(w.body))):], m.Body)
+	}
 	w.stage()
+}
+
+// reserveBody claims n contiguous bytes of the body ring and returns the
+// ring position just past them, or 0 when the ring has no room. A body
+// never wraps: if it does not fit before the ring's end, the bytes up to
+// the end are skipped.
+func (w *worker) reserveBody(n int) uint64 {
+	size := uint64(len(w.body))
+	if uint64(n) > size {
+		return 0
+	}
+	start := w.bodyTail
+	if idx := start % size; idx+uint64(n) > size {
+		start += size - idx
+	}
+	end := start + uint64(n)
+	if end-w.bodyHeadC > size {
+		w.bodyHeadC = w.bodyHead.Load()
+		if end-w.bodyHeadC > size {
+			return 0
+		}
+	}
+	w.bodyTail = end
+	return end
 }
 
 // Flush publishes every message Queue staged since the last Flush and
@@ -470,17 +525,16 @@ func (w *worker) loop() {
 	}
 }
 
-// runLen is how many queued messages a worker takes per clock read, probe
-// observation and lock of its books. Reading the clock costs about 100 ns
-// on some VMs, as much as the rest of the message; a run is taken within a
-// few µs, so its messages share one reading. The first message of a run
-// is its oldest, so the probe sees the run's largest lag.
+// runLen is how many queued messages a worker takes per clock read and
+// probe observation. Reading the clock costs about 100 ns on some VMs, as
+// much as the rest of the message; a run is taken within a few µs, so its
+// messages share one reading. The first message of a run is its oldest, so
+// the probe sees the run's largest lag.
 const runLen = 32
 
 // takeRun handles first, just popped, and up to runLen-1 more queued
 // messages. With a simulated Work (or a test hook) each message is its own
-// run: the work makes the clock reading stale, and the books stay
-// unlocked while it runs.
+// run: the work makes the clock reading stale.
 func (w *worker) takeRun(first *item) {
 	now := w.f.now()
 	if w.probe != nil {
@@ -491,12 +545,10 @@ func (w *worker) takeRun(first *item) {
 		w.handle(first, now)
 		return
 	}
-	w.mu.Lock()
 	w.apply(first, now)
 	for i := 1; i < runLen && w.pop(first); i++ {
 		w.apply(first, now)
 	}
-	w.mu.Unlock()
 }
 
 func (w *worker) hasWork() bool {
@@ -547,7 +599,7 @@ func (w *worker) handleSlot(s *cslot) {
 }
 
 // handle processes one message the worker has taken at now, running the
-// test hook and the simulated Work before it locks the books.
+// test hook and the simulated Work before the handler.
 func (w *worker) handle(it *item, now int64) {
 	if w.f.hook != nil {
 		w.f.hook(w.id)
@@ -555,13 +607,11 @@ func (w *worker) handle(it *item, now int64) {
 	if w.work > 0 {
 		simulateWork(w.work)
 	}
-	w.mu.Lock()
 	w.apply(it, now)
-	w.mu.Unlock()
 }
 
-// apply updates the lag statistics and the symbol's book. The caller holds
-// w.mu.
+// apply updates the lag statistics and calls the handler, then releases
+// the message's body, if any, to the receive loop.
 func (w *worker) apply(it *item, now int64) {
 	lag, wait := now-it.sendTime, now-it.recvTime
 	if !w.seen || lag > w.lagMax {
@@ -573,12 +623,20 @@ func (w *worker) apply(it *item, now int64) {
 		w.maxWait.Store(wait)
 	}
 	w.seen = true
-	b := w.books[it.key]
-	if b == nil {
-		b = newBook(&it.key, w.id)
-		w.books[it.key] = b
+	m := &w.msg
+	m.Kind, m.Symbol = it.kind, it.key.b[:it.key.n:it.key.n]
+	m.BidPrice, m.AskPrice, m.BidSize, m.AskSize = it.bidPrice, it.askPrice, it.bidSize, it.askSize
+	m.Price, m.Size, m.Side = it.price, it.size, it.side
+	m.Body = nil
+	if it.bodyLen > 0 {
+		start := int((it.bodyEnd - uint64(it.bodyLen)) % uint64(len(w.body)))
+		m.Body = w.body[start : start+int(it.bodyLen) : start+int(it.bodyLen)]
 	}
-	b.apply(it)
+	m.Seq, m.SendTime, m.RecvTime = it.seq, it.sendTime, it.recvTime
+	w.f.handler.Handle(m)
+	if it.bodyLen > 0 {
+		w.bodyHead.Store(it.bodyEnd)
+	}
 	w.processed.Store(w.processed.Load() + 1)
 }
 

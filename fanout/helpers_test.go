@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"testing"
@@ -97,6 +98,18 @@ func newTest(t *testing.T, cfg Config, hook func(int)) *Fanout {
 	}
 	t.Cleanup(f.Stop)
 	return f
+}
+
+// The tests check what the workers did through the books, so a Fanout
+// made here without a Handler runs a Books.
+func init() { defaultHandler = func() Handler { return NewBooks() } }
+
+// Books returns the books of a Fanout running a Books handler.
+func (f *Fanout) Books() []Book { return f.cfg.Handler.(*Books).Snapshot() }
+
+// WriteBooks writes the books of a Fanout running a Books handler.
+func (f *Fanout) WriteBooks(w io.Writer, limit int) error {
+	return f.cfg.Handler.(*Books).WriteBooks(w, limit)
 }
 
 func bookMap(f *Fanout) map[string]Book {

@@ -3,15 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/capture"
+	"github.com/feedbus/feedbus/feedtext"
 	"github.com/feedbus/feedbus/internal/cli"
+	"github.com/feedbus/feedbus/internal/summary"
 	"github.com/feedbus/feedbus/internal/synth"
+	"github.com/feedbus/feedbus/pump"
+	"github.com/feedbus/feedbus/replay"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -19,80 +25,271 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := synth.New(c.symbols, c.size, c.seed)
-	if err != nil {
-		return cli.UsageError{Err: err}
-	}
 	if c.trainDict != "" {
-		return trainDictionary(c, src, stderr)
-	}
-	var dictionary []byte
-	if c.zstdDict != "" {
-		if dictionary, err = os.ReadFile(c.zstdDict); err != nil {
-			return cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
+		src, err := synth.New(c.symbols, c.size, c.seed)
+		if err != nil {
+			return cli.UsageError{Err: err}
 		}
-	}
-	comp, err := bus.NewCompressor(c.codec, dictionary)
-	if err != nil {
-		return cli.UsageError{Err: err}
+		return trainDictionary(c, src, stderr)
 	}
 	logf := cli.Warner("feedpub", stderr)
 	place, shown, err := c.affinity.Prepare(c.lines, stdout, logf)
 	if err != nil || shown {
 		return err
 	}
-	full, err := bus.ParseFullPolicy(c.onFull)
-	if err != nil {
-		return cli.UsageError{Err: fmt.Errorf("--on-full: %w", err)}
-	}
-	pub, err := bus.NewPublisher(c.lines, append(c.socket.Options(logf), bus.WithOnFull(full), bus.WithLinger(c.linger))...)
+	src, closeSrc, err := openSource(c)
 	if err != nil {
 		return err
 	}
-	defer pub.Close()
-	unlock, err := place.Start("feedpub", "send", stderr)
+	defer closeSrc()
+	opts, err := publisherOptions(c, place.Plan.IO, logf)
+	if err != nil {
+		return err
+	}
+	pub, err := feedbus.NewPublisher(c.lines, opts...)
+	if err != nil {
+		return err
+	}
+	// On every return: a cancelled ctx skips the heartbeat linger.
+	defer pub.Shutdown(ctx)
+	tid, unlock, err := place.LockLoop("feedpub/send")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-
-	session := newSessionID()
+	fmt.Fprintf(stderr, "feedpub: send loop on thread %d\n", tid)
 	for i, e := range pub.Lines() {
-		fmt.Fprintf(stderr, "feedpub: line %s %s session %016x\n", bus.LineName(i), e, session)
+		fmt.Fprintf(stderr, "feedpub: line %s %s session %016x\n", bus.LineName(i), e, pub.Session())
 	}
-	for _, w := range rateWarnings(c) {
+	for _, w := range rateWarnings(c, pub.Lines()) {
 		logf("%s", w)
 	}
-	p := &publisher{cfg: c, pub: pub, src: src, comp: comp, hdr: bus.Header{Session: session, Stream: uint32(c.stream), FirstSeq: 1}}
-	if err := p.loop(ctx); err != nil {
+	if err := warmUp(ctx, pub, c.warmup, c.heartbeat); err != nil {
 		return err
 	}
-	elapsed := p.lastData.Sub(p.firstData).Seconds()
-	fmt.Fprintf(stderr, "feedpub: sent %d messages in %d frames (%.1f a frame, %d bytes on the wire) and %d heartbeats in %.2fs, %.0f msg/s\n",
-		p.messages, p.frames, float64(p.messages)/max(float64(p.frames), 1), p.wireBytes, p.heartbeats, elapsed, float64(p.messages)/max(elapsed, 1e-9))
-	for i, st := range pub.Stats() {
-		if st.Dropped > 0 || st.Waits > 0 {
-			fmt.Fprintf(stderr, "feedpub: line %s: %d frames dropped and %d waits because the line was full (--on-full %s)\n",
-				bus.LineName(i), st.Dropped, st.Waits, c.onFull)
+
+	res := result{start: time.Now()}
+	switch {
+	case c.replay != "":
+		err = runReplay(ctx, c, pub, src.(*capture.Reader), &res)
+	default:
+		err = runPump(ctx, c, pub, src.(pump.Source), &res, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := pub.Shutdown(ctx); err != nil && !errors.Is(err, feedbus.ErrClosed) {
+		return err
+	}
+	s := res.summary(pub.Stats(), pub.Lines())
+	if c.json != "" {
+		if err := summary.WriteJSONFile(c.json, s); err != nil {
+			return err
 		}
+	}
+	report(stderr, s, c.onFull)
+	return nil
+}
+
+// openSource opens the feed's source: the synthetic feed, a text file or
+// standard input (--input), or a capture (--replay). It returns a
+// pump.Source or a *capture.Reader, and what closes it.
+func openSource(c *config) (any, func() error, error) {
+	none := func() error { return nil }
+	switch {
+	case c.input == "-":
+		return feedtext.NewReader(os.Stdin), none, nil
+	case c.input != "":
+		f, err := os.Open(c.input)
+		if err != nil {
+			return nil, nil, cli.UsageError{Err: fmt.Errorf("--input: %w", err)}
+		}
+		return feedtext.NewReader(f), f.Close, nil
+	case c.replay != "":
+		f, err := os.Open(c.replay)
+		if err != nil {
+			return nil, nil, cli.UsageError{Err: fmt.Errorf("--replay: %w", err)}
+		}
+		r, err := capture.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, nil, cli.UsageError{Err: fmt.Errorf("--replay %s: %w", c.replay, err)}
+		}
+		return r, f.Close, nil
+	}
+	src, err := synth.New(c.symbols, c.size, c.seed)
+	if err != nil {
+		return nil, nil, cli.UsageError{Err: err}
+	}
+	return synthSource{src}, none, nil
+}
+
+// synthSource adapts the synthetic feed, which never ends, to pump.Source.
+type synthSource struct{ *synth.Source }
+
+func (s synthSource) Next(m *bus.Message) error { s.Source.Next(m); return nil }
+
+func publisherOptions(c *config, ioCPUs []int, logf func(string, ...any)) ([]feedbus.PublisherOption, error) {
+	var dictionary []byte
+	if c.zstdDict != "" {
+		d, err := os.ReadFile(c.zstdDict)
+		if err != nil {
+			return nil, cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
+		}
+		dictionary = d
+	}
+	full, err := bus.ParseFullPolicy(c.onFull)
+	if err != nil {
+		return nil, cli.UsageError{Err: fmt.Errorf("--on-full: %w", err)}
+	}
+	opts := []feedbus.PublisherOption{
+		feedbus.WithFrameBytes(c.frameBytes),
+		feedbus.WithMaxDelay(c.maxDelay),
+		feedbus.WithHeartbeat(c.heartbeat),
+		feedbus.WithLinger(c.linger),
+		feedbus.WithStream(uint32(c.stream)),
+		feedbus.WithCompression(c.codec, dictionary),
+		feedbus.WithPublisherSockets(append(c.socket.Options(logf), bus.WithOnFull(full))...),
+	}
+	if len(ioCPUs) > 0 {
+		opts = append(opts, feedbus.WithIOCPUs(ioCPUs...))
+	}
+	if c.input == "" {
+		// The synthetic feed and a replay know when their next message is
+		// due and flush themselves; a text source may block on a read, so
+		// it leaves partial frames to the publisher's flusher.
+		opts = append(opts, feedbus.WithManualFlush())
+	}
+	return opts, nil
+}
+
+// warmUp sends only heartbeats for d, so subscribers join the session
+// before its first message.
+func warmUp(ctx context.Context, pub *feedbus.Publisher, d, heartbeat time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	tick := time.NewTicker(min(heartbeat, 100*time.Millisecond))
+	defer tick.Stop()
+	end := time.NewTimer(d)
+	defer end.Stop()
+	for {
+		if err := pub.Heartbeat(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-end.C:
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// result is what a run did, beyond the publisher's own counters.
+type result struct {
+	start    time.Time
+	rejected uint64
+}
+
+func runPump(ctx context.Context, c *config, pub *feedbus.Publisher, src pump.Source, res *result, stderr io.Writer) error {
+	o := pump.Options{Rate: c.rate, Count: c.count, Duration: c.duration, MaxDelay: c.maxDelay}
+	if c.input != "" {
+		o.OnError = func(err error) error {
+			if c.strict {
+				return cli.UsageError{Err: fmt.Errorf("--input %s: %w (--strict)", c.input, err)}
+			}
+			fmt.Fprintf(stderr, "feedpub: --input %s: %v (skipped)\n", c.input, err)
+			return nil
+		}
+	}
+	st, err := pump.Run(ctx, pub, src, o)
+	res.start, res.rejected = st.Start, st.Rejected
+	return err
+}
+
+func runReplay(ctx context.Context, c *config, pub *feedbus.Publisher, r *capture.Reader, res *result) error {
+	var dicts [][]byte
+	if c.zstdDict != "" {
+		d, err := os.ReadFile(c.zstdDict)
+		if err != nil {
+			return cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
+		}
+		dicts = append(dicts, d)
+	}
+	dec, err := bus.NewDecoder(dicts...)
+	if err != nil {
+		return cli.UsageError{Err: err}
+	}
+	defer dec.Close()
+	res.start = time.Now()
+	st, err := replay.Run(ctx, r, dec, pub, replay.Options{Speed: c.speed})
+	res.rejected = st.Malformed
+	if err != nil {
+		return fmt.Errorf("--replay %s: %w", c.replay, err)
 	}
 	return nil
 }
 
-// newSessionID returns a random non-zero id, new on every start, so a
-// subscriber can tell a restart from a gap.
-func newSessionID() uint64 {
-	var b [8]byte
-	for {
-		rand.Read(b[:])
-		if id := binary.LittleEndian.Uint64(b[:]); id != 0 {
-			return id
+func (res *result) summary(st feedbus.PublisherStats, lines []bus.Endpoint) *summary.Publisher {
+	s := &summary.Publisher{
+		Session:    fmt.Sprintf("%016x", st.Session),
+		Messages:   st.Messages,
+		Frames:     st.Frames,
+		Heartbeats: st.Heartbeats,
+		WireBytes:  st.WireBytes,
+		Rejected:   res.rejected,
+	}
+	if st.Frames > 0 {
+		s.ElapsedS = st.LastSend.Sub(res.start).Seconds()
+		if s.ElapsedS > 0 {
+			s.MsgsPerS = float64(st.Messages) / s.ElapsedS
+		}
+	}
+	for i, e := range lines {
+		ln := st.Lines[i]
+		s.Lines = append(s.Lines, summary.PublisherLine{
+			Name:            bus.LineName(i),
+			Endpoint:        e.String(),
+			Frames:          ln.Sent,
+			DroppedFrames:   ln.Dropped,
+			DroppedMessages: ln.DroppedMessages,
+			Messages:        st.Messages - ln.DroppedMessages,
+			Waits:           ln.Waits,
+		})
+	}
+	return s
+}
+
+func report(w io.Writer, s *summary.Publisher, onFull string) {
+	rate := "too short to time"
+	if s.ElapsedS >= 0.001 {
+		rate = fmt.Sprintf("%.0f msg/s", s.MsgsPerS)
+	}
+	fmt.Fprintf(w, "feedpub: published %d messages in %d frames (%.1f a frame, %d bytes on the wire) and %d heartbeats in %.3fs, %s\n",
+		s.Messages, s.Frames, float64(s.Messages)/max(float64(s.Frames), 1), s.WireBytes, s.Heartbeats, s.ElapsedS, rate)
+	if s.Rejected > 0 {
+		fmt.Fprintf(w, "feedpub: %d bad input records skipped\n", s.Rejected)
+	}
+	for _, ln := range s.Lines {
+		if ln.DroppedFrames > 0 || ln.Waits > 0 {
+			fmt.Fprintf(w, "feedpub: line %s sent %d messages: %d frames (%d messages) dropped and %d waits because the line was full (--on-full %s)\n",
+				ln.Name, ln.Messages, ln.DroppedFrames, ln.DroppedMessages, ln.Waits, onFull)
 		}
 	}
 }
 
 // rateWarnings says when PGM's rate limit, not --rate, will set the pace.
-func rateWarnings(c *config) []string {
+// It applies to pgm and epgm lines only.
+func rateWarnings(c *config, lines []bus.Endpoint) []string {
+	multicast := false
+	for _, e := range lines {
+		multicast = multicast || e.Multicast()
+	}
+	if !multicast || c.input != "" || c.replay != "" {
+		return nil
+	}
 	size := max(c.size, 40)
 	perFrame := max(1, (c.frameBytes-bus.HeaderLen)/size)
 	// Wire bytes per message: its share of the frame header and of the

@@ -35,6 +35,7 @@ type config struct {
 	spin     time.Duration
 	snail    snail.Config
 	onSnail  string
+	capture  string
 	socket   cli.Socket
 	affinity cli.Affinity
 }
@@ -45,7 +46,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.lines, "line", "line endpoint to join, repeatable: epgm://IFACE;GROUP:PORT, pgm://..., tcp://HOST:PORT or ipc://PATH")
 	fs.Var(&c.topics, "topic", "deliver only symbols with this prefix, repeatable (default: all)")
 	fs.Uint64Var(&c.count, "count", 0, "stop after this many messages (0 = no limit)")
-	fs.DurationVar(&c.idle, "idle", 0, "stop after this long without data, counted from the start until the first message (0 = never); heartbeats are not data")
+	fs.DurationVar(&c.idle, "idle", 0, "stop after this long without data, e.g. 5s, counted from the start until the first message (0 = never); heartbeats are not data")
+	fs.StringVar(&c.capture, "capture", "", "record every frame received, on every line, with its receive time, to this pcapng file (see docs/capture.md); feedpub --replay publishes it again")
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
 	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")
@@ -72,6 +74,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if err := cli.Parse(fs, args, stderr); err != nil {
 		return nil, err
+	}
+	if c.affinity.PlanOnly() {
+		return c, nil
 	}
 	if len(c.lines) == 0 {
 		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")

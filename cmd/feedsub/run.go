@@ -8,18 +8,21 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/affinity"
 	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/capture"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/cli"
+	"github.com/feedbus/feedbus/internal/latency"
 	"github.com/feedbus/feedbus/internal/summary"
-	"github.com/feedbus/feedbus/snail"
+	"github.com/prometheus/procfs"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,73 +38,83 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if w := spinWarning(c.spin, place.Plan); w != "" {
 		logf("%s", w)
 	}
-	var dicts [][]byte
-	for _, path := range c.dicts {
-		d, err := os.ReadFile(path)
-		if err != nil {
-			return cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
-		}
-		dicts = append(dicts, d)
-	}
-	dec, err := bus.NewDecoder(dicts...)
-	if err != nil {
-		return cli.UsageError{Err: err}
-	}
-	defer dec.Close()
-	det, err := snail.New(c.snail)
-	if err != nil {
-		return cli.UsageError{Err: err}
-	}
-	fan, err := newFanout(c, place, det)
+	opts, err := subscriberOptions(c, place, stderr, logf)
 	if err != nil {
 		return err
 	}
-	defer fan.Stop()
-	sub, err := bus.NewSubscriber(c.lines, append(c.socket.Options(logf), bus.WithSpin(c.spin))...)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	unlock, err := place.Start("feedsub", "recv", stderr)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	for i, e := range sub.Lines() {
-		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
-	}
-
+	// SIGUSR1 prints the books; ask for it before anything can take long,
+	// so an early signal is not fatal.
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
 
-	r := newReceiver(c, sub, dec, fan, det, stdout, stderr)
-	r.usr1 = usr1
-	closeLog := func() error { return nil }
-	if c.hlog != "" {
-		f, err := os.Create(c.hlog)
+	var rec *capture.Recorder
+	finishCapture := func() error { return nil }
+	if c.capture != "" {
+		r, finish, err := openCapture(c)
 		if err != nil {
-			return fmt.Errorf("--hlog: %w", err)
-		}
-		defer f.Close() // on early returns; closeLog reports errors on the way out
-		w := bufio.NewWriter(f)
-		if err := r.lat.LogTo(w, "feedsub one-way latency, ns: "+strings.Join(c.lines, " "), time.Now()); err != nil {
 			return err
 		}
-		closeLog = func() error {
-			r.lat.Interval(time.Now()) // the last, partial interval
-			if err := errors.Join(r.lat.LogErr(), w.Flush(), f.Close()); err != nil {
-				return fmt.Errorf("--hlog %s: %w", c.hlog, err)
-			}
-			return nil
-		}
+		rec, finishCapture = r, finish
+		defer finish()
+		opts = append(opts, feedbus.WithCapture(rec))
 	}
-	r.loop(ctx)
-	if err := closeLog(); err != nil {
+	var hlogDone func() error
+	if c.hlog != "" {
+		o, done, err := openHlog(c)
+		if err != nil {
+			return err
+		}
+		opts, hlogDone = append(opts, o), done
+	}
+
+	books := feedbus.NewBooks()
+	sub, err := feedbus.Subscribe(c.lines, books, opts...)
+	if err != nil {
 		return err
 	}
-	drain(fan, r.verdict == nil, c.drain)
-	s := r.summary()
+	sub.SetDrain(c.drain)
+	defer sub.Close()
+	fmt.Fprintf(stderr, "feedsub: recv loop on thread %d\n", sub.LoopThread())
+	for i, e := range sub.Lines() {
+		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
+	}
+
+	endReason := ""
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			endReason = "signal"
+			break wait
+		case <-sub.Done():
+			break wait
+		case <-usr1:
+			books.WriteBooks(stdout, 0)
+		}
+	}
+	loopErr := sub.Close()
+	if hlogDone != nil {
+		if err := hlogDone(); err != nil {
+			return err
+		}
+	}
+	if rec != nil {
+		if err := finishCapture(); err != nil {
+			return fmt.Errorf("--capture %s: %w", c.capture, err)
+		}
+		st := rec.Stats()
+		fmt.Fprintf(stderr, "feedsub: captured %d frames (%d bytes) to %s; %d not captured because the disk was behind, %d failed to write\n", st.Recorded, st.Bytes, c.capture, st.Dropped, st.Failed)
+	}
+	s := sub.Summary()
+	if endReason != "" {
+		s.EndReason = endReason
+	}
+	if c.books > 0 {
+		all := books.Snapshot()
+		s.Books = all[:min(c.books, len(all))]
+	}
+	s.VmHWMBytes = peakRSS()
 	if c.json != "" {
 		if err := summary.WriteJSONFile(c.json, s); err != nil {
 			return err
@@ -112,42 +125,195 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if c.books > 0 {
 		fmt.Fprintln(stdout)
-		if err := fan.WriteBooks(stdout, c.books); err != nil {
+		if err := books.WriteBooks(stdout, c.books); err != nil {
 			return err
 		}
 	}
-	if r.verdict != nil {
-		return snailExit{*r.verdict}
+	if errors.Is(loopErr, feedbus.ErrSnail) {
+		return exitError{cli.ExitSnail, s.SnailVerdict}
+	}
+	if loopErr != nil {
+		return loopErr
+	}
+	return outcome(s)
+}
+
+// outcome turns a clean summary into exit code 0, and a run that lost
+// messages or received none into its own exit code, so a script can tell.
+func outcome(s *summary.Summary) error {
+	lost := s.Gaps + s.Pending + s.Dropped + s.Abandoned
+	switch {
+	case s.Received == 0:
+		return exitError{exitNothing, "received nothing"}
+	case lost > 0:
+		return exitError{exitLoss, fmt.Sprintf("ended with loss: %d gaps, %d pending, %d dropped and %d abandoned by the workers", s.Gaps, s.Pending, s.Dropped, s.Abandoned)}
 	}
 	return nil
 }
 
-// drain lets the workers finish their queues for at most d (not at all
-// after a snail verdict: the subscriber already cannot keep up), then
-// abandons the rest, which the workers count.
-func drain(fan *fanout.Fanout, wait bool, d time.Duration) {
-	if !wait || d <= 0 {
-		fan.Stop()
-		return
+// Exit codes beyond cli's: see the README.
+const (
+	exitLoss    = 4 // the run lost messages (gaps or worker drops)
+	exitNothing = 5 // the run received no message at all
+)
+
+// exitError ends feedsub with a given code; its message is one line.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+func (e exitError) ExitCode() int { return e.code }
+
+func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf func(string, ...any)) ([]feedbus.SubscriberOption, error) {
+	var dicts [][]byte
+	for _, path := range c.dicts {
+		d, err := os.ReadFile(path)
+		if err != nil {
+			return nil, cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
+		}
+		dicts = append(dicts, d)
 	}
-	done := make(chan struct{})
-	go func() { fan.Close(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		fan.Stop()
-		<-done
+	policy, err := fanout.ParsePolicy(c.overflow)
+	if err != nil {
+		return nil, cli.Usagef("--overflow %q: want drop or conflate", c.overflow)
+	}
+	pins := place.Plan.Workers.CPUs()
+	if c.workers > 0 && len(pins) > 0 && c.workers != len(pins) {
+		return nil, cli.Usagef("--workers %d but --pin-workers (or pin_workers) names %d CPUs", c.workers, len(pins))
+	}
+	opts := []feedbus.SubscriberOption{
+		feedbus.WithGapWait(c.gapWait),
+		feedbus.WithRejoinAfter(c.rejoin),
+		feedbus.WithTopics(c.topics...),
+		feedbus.WithQueue(c.queueLen, policy),
+		feedbus.WithSnail(c.snail, c.onSnail == "exit"),
+		feedbus.WithDictionaries(dicts...),
+		feedbus.WithSubscriberSockets(append(c.socket.Options(logf), bus.WithSpin(c.spin))...),
+		feedbus.WithPlacement(place.Plan),
+		feedbus.WithCount(c.count),
+		feedbus.WithIdle(c.idle),
+		feedbus.WithExpectedInterval(c.expected),
+		feedbus.WithThreadName("feedsub/recv"),
+		feedbus.WithEvents(func(e feedbus.Event) { printEvent(stderr, e) }),
+	}
+	every := c.status
+	if every <= 0 {
+		every = time.Second // the timeline and --hlog still tick
+	}
+	opts = append(opts, feedbus.WithStatus(every, func(st feedbus.Status) {
+		if c.status > 0 {
+			printStatus(stderr, st)
+		}
+	}))
+	if c.workers > 0 {
+		opts = append(opts, feedbus.WithWorkers(c.workers))
+	}
+	if c.work > 0 || c.workOn != "" {
+		workOn, err := parseWorkOn(c.workOn, c.workers, len(pins))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, feedbus.WithSimulatedWork(c.work, workOn...))
+	}
+	return opts, nil
+}
+
+// parseWorkOn parses --work-on against the number of workers, when known.
+func parseWorkOn(s string, workers, pins int) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	n := max(workers, pins)
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		i, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || i < 0 || (n > 0 && i >= n) {
+			if n > 0 {
+				return nil, cli.Usagef("--work-on %q: want worker numbers 0-%d", s, n-1)
+			}
+			return nil, cli.Usagef("--work-on %q: want worker numbers", s)
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+func printEvent(w io.Writer, e feedbus.Event) {
+	switch e.Kind {
+	case feedbus.Snail:
+		fmt.Fprintf(w, "feedsub: warning: %s\n", e.Text)
+	case feedbus.Rejoin:
+		fmt.Fprintf(w, "feedsub: line %s %s: rejoined\n", bus.LineName(e.Line), e.Text)
+	case feedbus.SessionStart, feedbus.SessionEnd:
+		fmt.Fprintf(w, "feedsub: %s\n", e)
 	}
 }
 
-// snailExit ends feedsub with ExitSnail; its message is the verdict.
-type snailExit struct{ v snail.Verdict }
+func printStatus(w io.Writer, st feedbus.Status) {
+	// A quiet feed still heartbeats; a dead one says nothing at all.
+	state := ""
+	switch {
+	case st.Silent:
+		state = " (silent: no frames)"
+	case st.Quiet:
+		state = " (quiet: heartbeats only)"
+	}
+	fmt.Fprintf(w, "feedsub: %s rate %.0f msg/s recv %d gaps %d dup %d bad %d p50 %s p99 %s%s\n",
+		time.Unix(0, st.Time).Format("15:04:05"), st.Rate, st.Received, st.Gaps, st.Duplicates, st.Malformed,
+		latency.Format(st.Latency.P50), latency.Format(st.Latency.P99), state)
+}
 
-func (e snailExit) Error() string { return e.v.String() }
-func (e snailExit) ExitCode() int { return cli.ExitSnail }
+// openCapture creates the --capture file; finish stops the recorder and
+// flushes and closes the file, once, reporting the first error.
+func openCapture(c *config) (*capture.Recorder, func() error, error) {
+	f, err := os.Create(c.capture)
+	if err != nil {
+		return nil, nil, cli.UsageError{Err: fmt.Errorf("--capture: %w", err)}
+	}
+	lines, err := bus.ParseLines(c.lines)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	names := make([]string, len(lines))
+	for i, e := range lines {
+		names[i] = e.String()
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w, err := capture.NewWriter(bw, names)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("--capture: %w", err)
+	}
+	rec := capture.NewRecorder(w, 4096)
+	var once sync.Once
+	var finishErr error
+	finish := func() error {
+		once.Do(func() { finishErr = errors.Join(rec.Close(), bw.Flush(), f.Close()) })
+		return finishErr
+	}
+	return rec, finish, nil
+}
 
-// newFanout starts the workers: as many as --workers, or one per
-// --pin-workers CPU, or one per CPU that pinned hot threads leave free.
+// openHlog opens the --hlog file; done flushes and closes it and reports
+// any write error.
+func openHlog(c *config) (feedbus.SubscriberOption, func() error, error) {
+	f, err := os.Create(c.hlog)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--hlog: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	done := func() error {
+		if err := errors.Join(w.Flush(), f.Close()); err != nil {
+			return fmt.Errorf("--hlog %s: %w", c.hlog, err)
+		}
+		return nil
+	}
+	return feedbus.WithLatencyLog(w, "feedsub one-way latency, ns: "+strings.Join(c.lines, " ")), done, nil
+}
+
 // spinWarning says when a busy-polling receive loop has no CPU of its own:
 // whatever shares its CPU runs only when the scheduler preempts it.
 func spinWarning(spin time.Duration, plan affinity.Plan) string {
@@ -173,64 +339,15 @@ func spinWarning(spin time.Duration, plan affinity.Plan) string {
 	return fmt.Sprintf("--spin %v: the receive loop's CPU %d also runs %s, which get it only when the scheduler preempts the polling loop", spin, cpu, strings.Join(with, " and "))
 }
 
-func newFanout(c *config, place *cli.Placement, det *snail.Detector) (*fanout.Fanout, error) {
-	policy, err := fanout.ParsePolicy(c.overflow)
-	if err != nil {
-		return nil, cli.Usagef("--overflow %q: want drop or conflate", c.overflow)
-	}
-	pins := place.Plan.Workers.CPUs()
-	n := c.workers
-	switch {
-	case n > 0 && len(pins) > 0 && n != len(pins):
-		return nil, cli.Usagef("--workers %d but --pin-workers (or pin_workers) names %d CPUs", n, len(pins))
-	case n == 0 && len(pins) > 0:
-		n = len(pins)
-	case n == 0:
-		busy := map[int]bool{}
-		for _, cpu := range place.Plan.IO {
-			busy[cpu] = true
-		}
-		if place.Plan.Recv != nil {
-			busy[*place.Plan.Recv] = true
-		}
-		n = max(1, runtime.NumCPU()-len(busy))
-	}
-	var workOn []int
-	if c.workOn != "" {
-		for _, f := range strings.Split(c.workOn, ",") {
-			i, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || i < 0 || i >= n {
-				return nil, cli.Usagef("--work-on %q: want worker numbers 0-%d", c.workOn, n-1)
-			}
-			workOn = append(workOn, i)
-		}
-	}
-	f, err := fanout.New(fanout.Config{
-		Workers:  n,
-		WorkOn:   workOn,
-		QueueLen: c.queueLen,
-		Overflow: policy,
-		Work:     c.work,
-		PinCPUs:  pins,
-		Detector: det,
-	})
-	if err != nil {
-		return nil, cli.UsageError{Err: err}
-	}
-	return f, nil
-}
-
 // peakRSS returns this process's peak resident set (VmHWM), or 0.
 func peakRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
+	p, err := procfs.Self()
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0
 	}
-	return 0
+	return st.VmHWM
 }

@@ -10,20 +10,51 @@ import (
 	"github.com/feedbus/feedbus/bus"
 )
 
+// Role is the program an Affinity serves, which decides the hot threads
+// it has and so the flags it offers and the plan it prints.
+type Role int
+
+const (
+	// RoleSubscriber (feedsub) has the lines' I/O threads, the receive
+	// loop and workers.
+	RoleSubscriber Role = iota
+	// RolePublisher (feedpub) has the lines' I/O threads and the send loop.
+	RolePublisher
+)
+
 // Affinity holds the CPU placement flags both binaries take: a host
 // profile and the flags that override it.
 type Affinity struct {
+	Role Role // set before Register
+
 	profile  string
 	showPlan bool
 	over     affinity.Overrides
 }
 
-// Register adds --profile, --plan, --pin-io, --pin-recv, --pin-workers and --nic to fs.
+// Register adds --profile, --plan, --pin-io, --pin-recv, --nic and, for a
+// subscriber, --pin-workers to fs.
 func (a *Affinity) Register(fs *flag.FlagSet) {
-	fs.StringVar(&a.profile, "profile", "", "host profile (TOML) with pin_io, pin_recv, pin_workers and nic; flags override it")
-	fs.BoolVar(&a.showPlan, "plan", false, "print the host's topology and the CPU plan, with warnings, and exit")
-	a.over.RegisterFlags(fs)
+	profile := "host profile (TOML) with pin_io, pin_recv, pin_workers and nic; flags override it"
+	if a.Role == RolePublisher {
+		profile = "host profile (TOML) with pin_io, pin_recv and nic (pin_workers is feedsub's and ignored here); flags override it"
+	}
+	fs.StringVar(&a.profile, "profile", "", profile)
+	fs.BoolVar(&a.showPlan, "plan", false, "print the host's topology and the CPU plan, with warnings, and exit (--line may be left out)")
+	all := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	a.over.RegisterFlags(all)
+	all.VisitAll(func(f *flag.Flag) {
+		if f.Name == "pin-workers" && a.Role == RolePublisher {
+			return // a publisher has no workers
+		}
+		fs.Var(f.Value, f.Name, f.Usage)
+	})
 }
+
+// PlanOnly reports whether --plan was given: the program prints the plan
+// and exits, so it needs no --line (Prepare then shows the threads that do
+// not belong to a line).
+func (a *Affinity) PlanOnly() bool { return a.showPlan }
 
 // Placement is a checked CPU plan for this host.
 type Placement struct {
@@ -34,8 +65,9 @@ type Placement struct {
 
 // Resolve loads the profile, applies the flags and checks the plan against
 // this host before anything starts: every CPU must exist and be online, and
-// --pin-io must give one CPU per line. nics are the lines' interfaces, for
-// the NUMA warnings, used where the profile names none.
+// --pin-io must give one CPU per line when lines are given. The lines'
+// interfaces are the NICs for the NUMA warnings where the profile names
+// none.
 func (a *Affinity) Resolve(lines []bus.Endpoint) (*Placement, error) {
 	var prof affinity.Profile
 	if a.profile != "" {
@@ -46,7 +78,10 @@ func (a *Affinity) Resolve(lines []bus.Endpoint) (*Placement, error) {
 		prof = p
 	}
 	plan := affinity.NewPlan(prof, a.over)
-	if len(plan.IO) > 0 && len(plan.IO) != len(lines) {
+	if a.Role == RolePublisher {
+		plan.Loop, plan.NoWorkers, plan.Workers = "send", true, affinity.CPUSet{}
+	}
+	if len(lines) > 0 && len(plan.IO) > 0 && len(plan.IO) != len(lines) {
 		return nil, Usagef("--pin-io (or pin_io) has %d CPUs for %d lines: give one per line, in line order", len(plan.IO), len(lines))
 	}
 	if len(plan.NICs) == 0 {
@@ -69,12 +104,15 @@ func (a *Affinity) Resolve(lines []bus.Endpoint) (*Placement, error) {
 
 // Prepare parses the line endpoints and resolves the CPU plan before any
 // socket opens. With --plan it prints the plan to stdout and reports
-// shown, and the caller stops there; otherwise it passes the plan's
-// warnings to logf.
+// shown, and the caller stops there; endpoints may then be empty, and the
+// plan shows the host and the threads that serve no one line. Otherwise
+// it passes the plan's warnings to logf.
 func (a *Affinity) Prepare(endpoints []string, stdout io.Writer, logf func(string, ...any)) (p *Placement, shown bool, err error) {
-	lines, err := bus.ParseLines(endpoints)
-	if err != nil {
-		return nil, false, err
+	var lines []bus.Endpoint
+	if len(endpoints) > 0 || !a.showPlan {
+		if lines, err = bus.ParseLines(endpoints); err != nil {
+			return nil, false, err
+		}
 	}
 	if p, err = a.Resolve(lines); err != nil {
 		return nil, false, err
@@ -100,6 +138,9 @@ func (p *Placement) Print(w io.Writer) error {
 	fmt.Fprintln(w, "CPU plan:")
 	if err := p.Plan.Format(w); err != nil {
 		return err
+	}
+	if len(p.Plan.IO) == 0 && len(p.Plan.NICs) == 0 {
+		fmt.Fprintln(w, "(no --line given: each line's I/O thread, ZMQbg/IO/<n>, is left out)")
 	}
 	if len(p.Warnings) == 0 {
 		fmt.Fprintln(w, "\nNo warnings.")

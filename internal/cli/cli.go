@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,22 +53,67 @@ func ExitCode(err error) int {
 }
 
 // Parse parses args into fs and turns flag's multi-line complaints into one
-// line that names the program; -h prints the usage and returns flag.ErrHelp.
+// line that names the program; a duration given without a unit gets a
+// line that says so. -h prints the usage and returns flag.ErrHelp; --version (which
+// Parse adds to fs) returns ErrVersion, for Main to print the version.
 func Parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	var version *bool
+	if fs.Lookup("version") == nil {
+		version = fs.Bool("version", false, "print the version (module, VCS revision and time, Go) and exit")
+	}
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case version != nil && *version:
+		return ErrVersion
+	case errors.Is(err, flag.ErrHelp):
 		fs.SetOutput(stderr)
 		fs.Usage()
 		return err
-	}
-	if err != nil {
+	case err != nil:
+		if msg, ok := durationError(fs, err); ok {
+			return Usagef("%s (see %s -h)", msg, fs.Name())
+		}
 		return Usagef("%v (see %s -h)", err, fs.Name())
-	}
-	if fs.NArg() > 0 {
+	case fs.NArg() > 0:
 		return Usagef("unexpected argument %q (see %s -h)", fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// invalidValue matches the error flag.FlagSet.Parse returns when a flag's
+// Set fails: invalid value "5" for flag -duration: parse error.
+var invalidValue = regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -(\S+): `)
+
+// durationError rewrites err when it is about a duration flag's value
+// that lacks a unit (5 for 5s), where flag's own text says only "parse
+// error"; other errors keep flag's text, which quotes the value.
+func durationError(fs *flag.FlagSet, err error) (string, bool) {
+	m := invalidValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", false
+	}
+	value, uerr := strconv.Unquote(m[1])
+	f := fs.Lookup(m[2])
+	if uerr != nil || f == nil || !isDuration(f.Value) {
+		return "", false
+	}
+	// time.ParseDuration has no error value to match, only this text.
+	if _, perr := time.ParseDuration(value); perr == nil || !strings.Contains(perr.Error(), "missing unit") {
+		return "", false
+	}
+	return fmt.Sprintf("--%s %q: a duration needs a unit, e.g. 5s or 500ms", f.Name, value), true
+}
+
+// isDuration reports whether v holds a time.Duration: flag.Duration's
+// values and AutoDuration do.
+func isDuration(v flag.Value) bool {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return false
+	}
+	_, ok = g.Get().(time.Duration)
+	return ok
 }
 
 // Strings is a flag that may be repeated.
@@ -126,11 +173,14 @@ func (a *AutoDuration) String() string {
 	return a.D.String()
 }
 
+// Get returns the duration, so that Parse treats the flag as one.
+func (a *AutoDuration) Get() any { return a.D }
+
 // Set parses a Go duration, e.g. 100ms.
 func (a *AutoDuration) Set(v string) error {
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return fmt.Errorf("parse error")
+		return err
 	}
 	if d < 0 {
 		return fmt.Errorf("must not be negative")

@@ -17,15 +17,19 @@ type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // Main runs run with a context cancelled by SIGINT or SIGTERM, prints its
 // error as one line prefixed with the program's name, and exits with
-// ExitCode's code. It never returns.
+// ExitCode's code; for ErrVersion (--version, see Parse) it prints the
+// version to stdout and exits 0. It never returns.
 func Main(prog string, run RunFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		os.Exit(ExitOK)
-	}
-	if err != nil {
+	case errors.Is(err, ErrVersion):
+		fmt.Fprintln(os.Stdout, Version(prog))
+		os.Exit(ExitOK)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 	}
 	os.Exit(ExitCode(err))

@@ -25,6 +25,7 @@ type Summary struct {
 	Late       uint64 `json:"late"`       // filled a hole after it was declared a gap
 	Pending    uint64 `json:"pending"`    // missing at the end, not yet declared
 	Filtered   uint64 `json:"filtered"`   // first copies not matching --topic
+	Skipped    uint64 `json:"skipped"`    // first copies of kinds this reader does not know (from a newer writer)
 	Malformed  uint64 `json:"malformed"`  // frames that failed to decode
 	Sessions   uint64 `json:"sessions"`   // publisher sessions seen
 	Frames     uint64 `json:"frames"`     // data frames received, all lines
@@ -46,10 +47,13 @@ type Summary struct {
 	// failover shows when it happened.
 	Timeline []Interval `json:"timeline,omitempty"`
 	// Dropped and Conflated total what the workers' full queues cost.
-	Dropped   uint64               `json:"dropped"`
-	Conflated uint64               `json:"conflated"`
-	Workers   []fanout.WorkerStats `json:"workers"`
-	Snail     snail.Stats          `json:"snail"`
+	Dropped   uint64 `json:"dropped"`
+	Conflated uint64 `json:"conflated"`
+	Abandoned uint64 `json:"abandoned"` // left queued when the drain time ran out
+	// EventsDropped counts events the application's callback was too slow for.
+	EventsDropped uint64               `json:"events_dropped,omitempty"`
+	Workers       []fanout.WorkerStats `json:"workers"`
+	Snail         snail.Stats          `json:"snail"`
 	// SnailVerdict is the line feedsub exited with under --snail-action exit.
 	SnailVerdict string        `json:"snail_verdict,omitempty"`
 	Books        []fanout.Book `json:"books,omitempty"`
@@ -83,8 +87,8 @@ type Line struct {
 	LatencyUS latency.Percentiles `json:"latency_us"`
 }
 
-// WriteJSONFile writes s to path, indented.
-func WriteJSONFile(path string, s *Summary) error {
+// WriteJSONFile writes s (a Summary or a Publisher) to path, indented.
+func WriteJSONFile(path string, s any) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -166,4 +170,42 @@ func WriteTable(w io.Writer, s *Summary) error {
 			ln.Name, ln.Endpoint, ln.Received, ln.Won, ln.Gaps, ln.Rejoins, f(ln.LatencyUS.P50), f(ln.LatencyUS.P99))
 	}
 	return tw.Flush()
+}
+
+// Publisher is feedpub's machine-readable report (--json). Counts are
+// messages unless named otherwise; times are seconds (_s).
+type Publisher struct {
+	Session    string          `json:"session"`    // hex, as feedpub prints it
+	Messages   uint64          `json:"messages"`   // published: put in frames sent on the lines
+	Frames     uint64          `json:"frames"`     // data frames
+	Heartbeats uint64          `json:"heartbeats"` // heartbeat frames
+	WireBytes  uint64          `json:"wire_bytes"` // data frame bytes per line, after compression
+	Rejected   uint64          `json:"rejected"`   // bad input records (--input) or malformed captured frames (--replay) skipped
+	ElapsedS   float64         `json:"elapsed_s"`  // from the start of publishing to the last data frame
+	MsgsPerS   float64         `json:"msgs_per_s"` // Messages / ElapsedS
+	Lines      []PublisherLine `json:"lines"`
+}
+
+// PublisherLine is one line's share of what feedpub sent.
+type PublisherLine struct {
+	Name            string `json:"name"`
+	Endpoint        string `json:"endpoint"`
+	Messages        uint64 `json:"messages"`         // messages the line's socket took
+	Frames          uint64 `json:"frames"`           // frames the line's socket took, heartbeats included
+	DroppedFrames   uint64 `json:"dropped_frames"`   // frames dropped because the line was full (--on-full drop)
+	DroppedMessages uint64 `json:"dropped_messages"` // messages in those frames
+	Waits           uint64 `json:"waits"`            // times the publisher waited for a full line (--on-full block)
+}
+
+// ReadPublisherJSONFile reads a summary feedpub wrote with --json.
+func ReadPublisherJSONFile(path string) (*Publisher, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Publisher
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("reading publisher summary %s: %w", path, err)
+	}
+	return &s, nil
 }

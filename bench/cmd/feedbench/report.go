@@ -56,9 +56,10 @@ const (
 	endMarker   = "<!-- /feedbench -->"
 )
 
-// command is the feedbench command line as it is run from the checkout.
+// command is the feedbench command line as it is run from the checkout
+// (from bench/, its own module).
 func (r *results) command() string {
-	parts := []string{"go run ./bench/cmd/feedbench"}
+	parts := []string{"cd bench && go run ./cmd/feedbench"}
 	for _, a := range r.cfg.args {
 		parts = append(parts, shellQuote(a))
 	}

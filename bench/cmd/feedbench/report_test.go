@@ -133,7 +133,7 @@ func TestParseSoftnet(t *testing.T) {
 // fakeResults is a complete suite's results, made up.
 func fakeResults(t *testing.T) *results {
 	t.Helper()
-	cfg := &config{sizes: sizes{64, 1024}, duration: 2500 * time.Millisecond, iterations: 5, latDuration: 4 * time.Second, pgmLimit: 20000, args: []string{"-out", "bench/RESULTS.md"}}
+	cfg := &config{sizes: sizes{64, 1024}, duration: 2500 * time.Millisecond, iterations: 5, latDuration: 4 * time.Second, pgmLimit: 20000, args: []string{"-out", "RESULTS.md"}}
 	mk := func(sys system, size int, rates []float64, capacity float64) *searchResult {
 		r := &searchResult{base: spec{sys: sys, size: size, duration: cfg.duration},
 			offered: sample{spec: spec{sys: sys, size: size, duration: cfg.duration}, sent: 10_000_000, received: 2_000_000, msgsPerS: capacity * 1.2, lost: 8_000_000}}
@@ -186,7 +186,7 @@ func TestRender(t *testing.T) {
 	text := res.render("results")
 	for _, want := range []string{
 		beginMarker, endMarker,
-		"`go run ./bench/cmd/feedbench -out bench/RESULTS.md` on 2026-11-22 03:00 UTC",
+		"`cd bench && go run ./cmd/feedbench -out RESULTS.md` on 2026-11-22 03:00 UTC",
 		"nproc 2, Test CPU",
 		// 64 B: tuned 1M clean, bare 300k: 3.33×, holds; defaults 800k.
 		"| 64-byte msgs/s, feedbus ≥ 2.5× bare pair | tuned 1,000,000 vs 300,000 msg/s: **3.33×**; with defaults 800,000, 2.67× | yes |",

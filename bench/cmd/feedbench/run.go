@@ -97,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.plots, "plots", "", "directory for the PNG plots and .hlog interval logs (default: results/ beside -out, else a new temporary directory)")
 	fs.BoolVar(&c.verbose, "v", false, "echo the programs' stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./bench/cmd/feedbench [-short] [-out bench/RESULTS.md] [-plots DIR] [flags]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage (in bench/): go run ./cmd/feedbench [-short] [-out RESULTS.md] [-plots DIR] [flags]\n\n"+
 			"Builds feedpub, feedsub, barepair and udpwire, brings up lab %q (net %d, one subscriber) and runs the\n"+
 			"standard suite over line A: throughput (highest sustainable rate), latency and compression, for\n"+
 			"feedbus, the bare ZeroMQ pair and plain UDP multicast. Needs root.\n\n", labName, labNet)
@@ -265,8 +265,13 @@ func checkHlogs(res *results) error {
 	return nil
 }
 
+// benchModule is the module feedbench belongs to; it builds the programs
+// from there, the feedbus ones through its replace directive (the root
+// module cannot build the bench packages).
+const benchModule = "github.com/feedbus/feedbus/bench"
+
 // build compiles the four programs into dir with the go command in PATH,
-// from the root of the module feedbench is run in.
+// from the root of the bench module feedbench is run in.
 func build(ctx context.Context, dir string) error {
 	gocmd, err := exec.LookPath("go")
 	if err != nil {
@@ -278,10 +283,20 @@ func build(ctx context.Context, dir string) error {
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return errors.New("not inside the feedbus module; run feedbench from its checkout")
+		return errors.New("not inside the feedbus bench module; run feedbench from bench/ in its checkout")
+	}
+	list := exec.CommandContext(ctx, gocmd, "list", "-m")
+	list.Dir = filepath.Dir(gomod)
+	out, err = list.Output()
+	if err != nil {
+		return fmt.Errorf("go list -m: %w", err)
+	}
+	if mod := strings.TrimSpace(string(out)); mod != benchModule {
+		return fmt.Errorf("inside module %s, not %s; run feedbench from bench/ in the feedbus checkout", mod, benchModule)
 	}
 	cmd := exec.CommandContext(ctx, gocmd, "build", "-o", dir+string(filepath.Separator),
-		"./cmd/feedpub", "./cmd/feedsub", "./bench/cmd/barepair", "./bench/cmd/udpwire")
+		"github.com/feedbus/feedbus/cmd/feedpub", "github.com/feedbus/feedbus/cmd/feedsub",
+		benchModule+"/cmd/barepair", benchModule+"/cmd/udpwire")
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w: %s", err, strings.Join(strings.Fields(string(out)), " "))

@@ -1,11 +1,8 @@
-package main
+package feedbus
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
@@ -17,28 +14,26 @@ import (
 
 // receiver is the receive loop and everything it owns: sockets, sequence
 // tracking, histograms and counters. Nothing here is shared with another
-// goroutine, so nothing needs a lock.
+// goroutine while the loop runs, so nothing needs a lock; Summary reads it
+// after the loop has returned.
 type receiver struct {
-	cfg     *config
+	s       *Subscriber
+	cfg     *subscriberConfig
 	sub     *bus.Subscriber
 	dec     *bus.Decoder
 	fan     *fanout.Fanout
-	det     *snail.Detector
 	probe   *snail.Probe
-	out     io.Writer
-	status  io.Writer
-	usr1    chan os.Signal
 	verdict *snail.Verdict
 	gaps    uint64 // tracker gaps already reported to the probe
 	tracker *bus.Tracker
 	lat     *latency.Recorder
 	lines   []lineState
-	topics  [][]byte
 
 	frame bus.Frame
 	msg   bus.Message
 
-	received, filtered, malformed  uint64
+	received, filtered, skipped    uint64
+	malformed                      uint64
 	frames, heartbeats             uint64
 	lastMalformed                  error
 	firstData, lastData            time.Time
@@ -47,6 +42,9 @@ type receiver struct {
 	statusFrames, statusHeartbeats uint64
 	timeline                       []summary.Interval
 	tickWon                        []uint64 // per line, won at the last tick
+
+	// The session being followed per stream, for SessionEnd events.
+	current map[uint32]uint64
 }
 
 type lineState struct {
@@ -59,67 +57,94 @@ type lineState struct {
 	rejoins   uint64
 }
 
-func newReceiver(c *config, sub *bus.Subscriber, dec *bus.Decoder, fan *fanout.Fanout, det *snail.Detector, out, status io.Writer) *receiver {
+func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver {
+	n := len(sub.Lines())
 	r := &receiver{
-		cfg:     c,
+		s:       s,
+		cfg:     &s.cfg,
 		sub:     sub,
 		dec:     dec,
-		fan:     fan,
-		det:     det,
-		probe:   det.Probe("receive loop"),
-		out:     out,
-		status:  status,
-		tracker: bus.NewTracker(c.gapWait),
+		fan:     s.fan,
+		probe:   s.det.Probe("receive loop"),
+		tracker: bus.NewTracker(s.cfg.gapWait),
 		lat:     latency.New(),
-		lines:   make([]lineState, len(sub.Lines())),
-		tickWon: make([]uint64, len(sub.Lines())),
+		lines:   make([]lineState, n),
+		tickWon: make([]uint64, n),
+		current: map[uint32]uint64{},
 	}
 	now := time.Now()
 	for i := range r.lines {
 		r.lines[i] = lineState{tracker: bus.NewTracker(0), lat: latency.New(), lastFrame: now}
 	}
-	for _, t := range c.topics {
-		r.topics = append(r.topics, []byte(t))
+	if s.events != nil {
+		r.tracker.OnSession = r.onSession
+		r.tracker.OnGap = func(session uint64, stream uint32, from, to uint64) {
+			s.events.post(Event{Kind: Gap, Time: time.Now().UnixNano(), Session: session, Stream: stream, Seq: from, Count: to - from})
+		}
 	}
 	return r
 }
 
+func (r *receiver) onSession(session uint64, stream uint32, first uint64) {
+	now := time.Now().UnixNano()
+	if old, ok := r.current[stream]; ok {
+		r.s.events.post(Event{Kind: SessionEnd, Time: now, Session: old, Stream: stream})
+	}
+	r.current[stream] = session
+	r.s.events.post(Event{Kind: SessionStart, Time: now, Session: session, Stream: stream, Seq: first})
+}
+
+// endSessions posts SessionEnd for every session still followed.
+func (r *receiver) endSessions() {
+	now := time.Now().UnixNano()
+	for stream, id := range r.current {
+		r.s.events.post(Event{Kind: SessionEnd, Time: now, Session: id, Stream: stream})
+	}
+	clear(r.current)
+}
+
 // pollEvery bounds how long the loop waits for a frame before it looks at
-// the clock, the signal and the idle limit.
+// the clock, the stop channel and the idle limit.
 const pollEvery = 50 * time.Millisecond
 
-func (r *receiver) loop(ctx context.Context) {
+func (r *receiver) loop(stop <-chan struct{}) error {
 	start := time.Now()
 	nextStallCheck := start
 	every := r.cfg.status
-	if every <= 0 {
-		every = time.Second
-	}
 	nextTick := start.Add(every)
-	for {
-		if ctx.Err() != nil {
-			r.endReason = "signal"
-			return
+	if r.cfg.hlog != nil {
+		if err := r.lat.LogTo(r.cfg.hlog, r.cfg.hlogComment, start); err != nil {
+			return err
 		}
+	}
+	defer func() {
+		if r.cfg.hlog != nil {
+			r.lat.Interval(time.Now()) // the last, partial interval
+		}
+	}()
+	for {
 		select {
-		case v := <-r.det.Verdicts():
-			if r.onVerdict(v) {
+		case <-stop:
+			r.endReason = "closed"
+			return nil
+		case v := <-r.s.det.Verdicts():
+			if err := r.onVerdict(v); err != nil {
 				r.endReason = "snail"
-				return
+				return err
 			}
-		case <-r.usr1:
-			r.fan.WriteBooks(r.out, 0)
 		default:
 		}
 		b, line, err := r.sub.Recv(pollEvery)
 		now := time.Now()
 		if err != nil {
-			fmt.Fprintf(r.status, "feedsub: %v\n", err)
-		} else if b != nil {
+			r.endReason = "error"
+			return fmt.Errorf("feedbus: %w", err)
+		}
+		if b != nil {
 			r.handle(b, line, now)
 			if r.cfg.count > 0 && r.received >= r.cfg.count {
 				r.endReason = "count"
-				return
+				return nil
 			}
 		} else if r.cfg.idle > 0 {
 			last := r.lastData
@@ -128,7 +153,7 @@ func (r *receiver) loop(ctx context.Context) {
 			}
 			if now.Sub(last) >= r.cfg.idle {
 				r.endReason = "idle"
-				return
+				return nil
 			}
 		}
 		if !now.Before(nextTick) {
@@ -139,31 +164,31 @@ func (r *receiver) loop(ctx context.Context) {
 			r.tracker.Expire(now.UnixNano())
 			r.reportGaps(now.UnixNano())
 		}
-		if r.cfg.rejoin > 0 && len(r.lines) > 1 && !now.Before(nextStallCheck) {
+		if r.cfg.rejoinAfter > 0 && len(r.lines) > 1 && !now.Before(nextStallCheck) {
 			r.rejoinStalled(now)
 			nextStallCheck = now.Add(pollEvery)
 		}
 	}
 }
 
-// onVerdict handles a trip of the snail detector and reports whether the
-// subscriber should stop.
-func (r *receiver) onVerdict(v snail.Verdict) bool {
-	if r.cfg.onSnail == "exit" {
+// onVerdict posts a trip of the snail detector and returns an error when
+// the subscriber must stop.
+func (r *receiver) onVerdict(v snail.Verdict) error {
+	r.s.events.post(Event{Kind: Snail, Time: time.Now().UnixNano(), Text: v.String()})
+	if r.cfg.snailExit {
 		r.verdict = &v
-		return true
+		return fmt.Errorf("%w: %s", ErrSnail, v)
 	}
-	fmt.Fprintf(r.status, "feedsub: warning: %s\n", v)
-	return false
+	return nil
 }
 
-// rejoinStalled rejoins each line that has been silent for --rejoin-after
-// while another line has not: the feed is alive, so the silent line is
-// stuck (PGM waiting for repairs that will never come) or cut off.
+// rejoinStalled rejoins each line that has been silent for the rejoin
+// time while another line has not: the feed is alive, so the silent line
+// is stuck (PGM waiting for repairs that will never come) or cut off.
 func (r *receiver) rejoinStalled(now time.Time) {
 	alive := false
 	for i := range r.lines {
-		if now.Sub(r.lines[i].lastFrame) < r.cfg.rejoin {
+		if now.Sub(r.lines[i].lastFrame) < r.cfg.rejoinAfter {
 			alive = true
 		}
 	}
@@ -172,33 +197,31 @@ func (r *receiver) rejoinStalled(now time.Time) {
 	}
 	for i := range r.lines {
 		ln := &r.lines[i]
-		if now.Sub(ln.lastFrame) < r.cfg.rejoin {
+		if now.Sub(ln.lastFrame) < r.cfg.rejoinAfter {
 			continue
 		}
 		ln.lastFrame = now
 		ln.rejoins++
-		err := r.sub.Rejoin(i)
-		fmt.Fprintf(r.status, "feedsub: line %s silent for %v while the feed runs on: rejoined (%v)\n",
-			bus.LineName(i), r.cfg.rejoin, orOK(err))
+		text := fmt.Sprintf("silent for %v while the feed ran on", r.cfg.rejoinAfter)
+		if err := r.sub.Rejoin(i); err != nil {
+			text += ": " + err.Error()
+		}
+		r.s.events.post(Event{Kind: Rejoin, Time: now.UnixNano(), Line: i, Text: text})
 	}
 }
 
-func orOK(err error) any {
-	if err == nil {
-		return "ok"
-	}
-	return err
-}
-
-// handle is the per-frame path: decode, arbitrate, record. It allocates
-// nothing for a good frame.
+// handle is the per-frame path: capture, decode, arbitrate, record,
+// dispatch. It allocates nothing for a good frame.
 func (r *receiver) handle(b []byte, line int, now time.Time) {
+	ns := now.UnixNano()
+	if r.cfg.capture != nil {
+		r.cfg.capture.Record(line, ns, b)
+	}
 	if err := r.dec.Decode(b, &r.frame); err != nil {
 		r.malformed++
 		r.lastMalformed = err
 		return
 	}
-	ns := now.UnixNano()
 	f := &r.frame
 	ln := &r.lines[line]
 	ln.lastFrame = now
@@ -224,6 +247,10 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 			continue
 		}
 		won++
+		if !r.msg.Kind.Known() {
+			r.skipped++ // a kind from a newer writer: sequenced, not delivered
+			continue
+		}
 		if !r.match(r.msg.Symbol) {
 			r.filtered++
 			continue
@@ -257,10 +284,10 @@ func (r *receiver) reportGaps(ns int64) {
 }
 
 func (r *receiver) match(symbol []byte) bool {
-	if len(r.topics) == 0 {
+	if len(r.cfg.topics) == 0 {
 		return true
 	}
-	for _, t := range r.topics {
+	for _, t := range r.cfg.topics {
 		if bytes.HasPrefix(symbol, t) {
 			return true
 		}
@@ -268,36 +295,42 @@ func (r *receiver) match(symbol []byte) bool {
 	return false
 }
 
-// tick runs once an interval: the timeline entry and the status line.
+// tick runs once an interval: the timeline entry, the latency log and the
+// status handed to WithStatus's callback.
 func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
+	won := make([]uint64, len(r.lines))
+	for i := range r.lines {
+		won[i] = r.lines[i].won - r.tickWon[i]
+		r.tickWon[i] = r.lines[i].won
+	}
 	if len(r.timeline) < summary.MaxTimeline {
-		iv := summary.Interval{T: sinceStart.Seconds(), Received: r.received - r.statusReceived, Won: make([]uint64, len(r.lines))}
-		for i := range r.lines {
-			iv.Won[i] = r.lines[i].won - r.tickWon[i]
-			r.tickWon[i] = r.lines[i].won
-		}
-		r.timeline = append(r.timeline, iv)
+		r.timeline = append(r.timeline, summary.Interval{T: sinceStart.Seconds(), Received: r.received - r.statusReceived, Won: won})
 	}
 	p := r.lat.Interval(now)
-	if r.cfg.status > 0 {
+	if r.s.statusQ != nil {
 		st := r.tracker.Stats()
-		rate := float64(r.received-r.statusReceived) / every.Seconds()
-		// A quiet feed still heartbeats; a dead one says nothing at all.
-		state := ""
-		if r.frames == r.statusFrames {
-			state = " (silent: no frames)"
-			if r.heartbeats > r.statusHeartbeats {
-				state = " (quiet: heartbeats only)"
-			}
+		status := Status{
+			Time:       now.UnixNano(),
+			Interval:   every.Seconds(),
+			Received:   r.received,
+			Rate:       float64(r.received-r.statusReceived) / every.Seconds(),
+			Gaps:       st.Gaps,
+			Duplicates: st.Duplicates,
+			Malformed:  r.malformed,
+			Silent:     r.frames == r.statusFrames && r.heartbeats == r.statusHeartbeats,
+			Quiet:      r.frames == r.statusFrames && r.heartbeats > r.statusHeartbeats,
+			Latency:    p,
+			Won:        won,
 		}
-		fmt.Fprintf(r.status, "feedsub: %s rate %.0f msg/s recv %d gaps %d dup %d bad %d p50 %s p99 %s%s\n",
-			now.Format("15:04:05"), rate, r.received, st.Gaps, st.Duplicates, r.malformed,
-			latency.Format(p.P50), latency.Format(p.P99), state)
+		select {
+		case r.s.statusQ <- status:
+		default: // the printer is behind; the next status says it all again
+		}
 	}
 	r.statusReceived, r.statusFrames, r.statusHeartbeats = r.received, r.frames, r.heartbeats
 }
 
-func (r *receiver) summary() *summary.Summary {
+func (r *receiver) summary() *Summary {
 	r.tracker.Expire(time.Now().UnixNano())
 	st := r.tracker.Stats()
 	s := &summary.Summary{
@@ -309,6 +342,7 @@ func (r *receiver) summary() *summary.Summary {
 		Late:            st.Late,
 		Pending:         st.Pending,
 		Filtered:        r.filtered,
+		Skipped:         r.skipped,
 		Malformed:       r.malformed,
 		Sessions:        st.Sessions,
 		Frames:          r.frames,
@@ -318,20 +352,19 @@ func (r *receiver) summary() *summary.Summary {
 		EndReason:       r.endReason,
 		Timeline:        r.timeline,
 		Workers:         r.fan.Stats(),
-		Snail:           r.det.Stats(),
+		Snail:           r.s.det.Stats(),
+	}
+	if r.s.events != nil {
+		s.EventsDropped = r.s.events.dropped.Load()
 	}
 	for _, w := range s.Workers {
 		s.Dropped += w.Dropped
 		s.Conflated += w.Conflated
+		s.Abandoned += w.Abandoned
 	}
 	if r.verdict != nil {
 		s.SnailVerdict = r.verdict.String()
 	}
-	if r.cfg.books > 0 {
-		books := r.fan.Books()
-		s.Books = books[:min(r.cfg.books, len(books))]
-	}
-	s.VmHWMBytes = peakRSS()
 	if r.cfg.expected > 0 {
 		c := r.lat.Corrected(int64(r.cfg.expected))
 		s.LatencyCorrectedUS = &c

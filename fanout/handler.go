@@ -1,0 +1,42 @@
+package fanout
+
+import "github.com/feedbus/feedbus/bus"
+
+// Message is what a worker hands its Handler: one market message with
+// where it sits in the feed and when it travelled. It is valid only during
+// the Handle call: Symbol and Body alias the worker's queue, which the
+// next message reuses. Copy what you keep.
+type Message struct {
+	bus.Message
+	// Seq is the message's sequence number in its publisher session.
+	Seq uint64
+	// SendTime is the publisher's wall clock when it sent the frame, and
+	// RecvTime the subscriber's wall clock when the receive loop took it,
+	// both ns since the Unix epoch; RecvTime − SendTime is the one-way
+	// latency when the two hosts' clocks agree.
+	SendTime, RecvTime int64
+	// Worker is the worker calling the handler, in [0, Workers): every
+	// message of a symbol comes from the same worker, in sequence order.
+	Worker int
+}
+
+// Handler processes the messages the workers take. Handle is called from
+// every worker goroutine at once, each with its own symbols: it must be
+// safe for concurrent use across symbols, and it may keep per-symbol state
+// without locks only if that state is sharded by Message.Worker. A handler
+// that blocks holds up its worker's symbols only: the receive loop never
+// waits for it, and the worker's queue overflows (Config.Overflow) instead.
+type Handler interface {
+	Handle(m *Message)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(m *Message)
+
+// Handle calls f(m).
+func (f HandlerFunc) Handle(m *Message) { f(m) }
+
+// discard is the Handler of a Fanout configured without one.
+type discard struct{}
+
+func (discard) Handle(*Message) {}
