@@ -14,7 +14,7 @@ import (
 )
 
 // ipcLines returns n ipc:// endpoints in a directory the test removes.
-func ipcLines(t *testing.T, n int) []string {
+func ipcLines(t testing.TB, n int) []string {
 	t.Helper()
 	dir := t.TempDir()
 	var out []string

@@ -334,6 +334,7 @@ func (r *receiver) summary() *Summary {
 	r.tracker.Expire(time.Now().UnixNano())
 	st := r.tracker.Stats()
 	s := &summary.Summary{
+		PriceScale:      bus.PriceScale,
 		Received:        r.received,
 		Gaps:            st.Gaps,
 		GapEvents:       st.GapEvents,

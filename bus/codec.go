@@ -149,6 +149,11 @@ func (d *Decoder) Decode(b []byte, f *Frame) error {
 		return Decode(b, f)
 	}
 	*f = Frame{}
+	if len(b) > MaxFrameLen || string(b[:4]) != Magic {
+		// Checked before inflating: what a decoder refuses uncompressed it
+		// refuses compressed too, without spending the CPU.
+		return Decode(b, f)
+	}
 	hlen := int(b[6]) | int(b[7])<<8
 	if hlen < HeaderLen || hlen > len(b) {
 		return fmt.Errorf("%w: header length %d in a frame of %d bytes", ErrHeader, hlen, len(b))

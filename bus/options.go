@@ -24,7 +24,8 @@ type Options struct {
 	// net.core.wmem_max and rmem_max.
 	SendBuffer, RecvBuffer int
 	// SendHWM and RecvHWM bound the frames queued in libzmq per socket.
-	// A PUB socket drops frames past its HWM.
+	// A publisher's line past its HWM drops (and counts) or waits, as
+	// OnFull says.
 	SendHWM, RecvHWM int
 	// Linger is how long a publisher's Close waits for frames still queued
 	// in libzmq to go out (ZMQ_LINGER); subscribers close at once.

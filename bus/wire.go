@@ -45,8 +45,8 @@ const (
 	// message, so a subscriber can tell a quiet feed from a dead one and see
 	// a gap without waiting for data.
 	FlagHeartbeat uint8 = 1 << 0
-	// flagCodecMask selects the body codec (bits 1-3). Version 1 defines 0
-	// (none); the others are reserved for compression.
+	// flagCodecMask selects the body codec (bits 1-3): 0 none, 1 S2, 2 zstd
+	// (see Codec); 3-7 are reserved.
 	flagCodecMask uint8 = 0x7 << 1
 	// flagsKnown are the bits a version 1 or 2 reader understands; any other
 	// bit set is rejected so a frame is never half understood.

@@ -59,13 +59,13 @@ type Verdict struct {
 	// Value is the measured lag in ns (the excess over the minimum lag in
 	// LagExcess mode) for KindLag, or the loss count in the window for
 	// KindGaps.
-	Value int64 `json:"value"`
+	Value int64
 	// Threshold is MaxLag in ns for KindLag, MaxGaps for KindGaps.
-	Threshold int64         `json:"threshold"`
-	Mode      Mode          `json:"mode"`
-	Window    time.Duration `json:"window_ns,omitempty"`
+	Threshold int64
+	Mode      Mode
+	Window    time.Duration
 	// At is the caller's now when the probe tripped, ns since the epoch.
-	At int64 `json:"at_ns"`
+	At int64
 }
 
 // String returns one line for the log, naming the flag to turn.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -463,10 +464,30 @@ func TestStatsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"mode":"excess"`, `"trips":1`, `"name":"recv"`, `"max_excess_ns":2000000000`, `"kind":"lag"`, `"tripped":true`} {
+	for _, want := range []string{`"mode":"excess"`, `"trips":1`, `"name":"recv"`, `"max_excess_us":2000000`, `"kind":"lag"`,
+		`"tripped":true`, `"lag_us":2000000`, `"max_lag_us":1000000`, `"at_ns":1700000002000000000`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("JSON lacks %s: %s", want, b)
 		}
+	}
+	if strings.Contains(string(b), "_ns\":2") || strings.Contains(string(b), "_ns\":1000") {
+		t.Errorf("a duration in ns: %s", b)
+	}
+	// The JSON reads back to the same snapshot.
+	var back Stats
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if want := d.Stats(); !reflect.DeepEqual(back, want) {
+		t.Errorf("read back\n%+v\nwant\n%+v", back, want)
+	}
+	g := Verdict{Probe: "w", Kind: KindGaps, Value: 5, Threshold: 3, Window: time.Second, At: 7}
+	if b, err = json.Marshal(g); err != nil {
+		t.Fatal(err)
+	}
+	var gb Verdict
+	if err := json.Unmarshal(b, &gb); err != nil || gb != g || !strings.Contains(string(b), `"gaps":5,"max_gaps":3`) {
+		t.Errorf("gaps verdict %s read back as %+v (%v)", b, gb, err)
 	}
 }
 

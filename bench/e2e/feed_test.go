@@ -228,23 +228,20 @@ func TestPublisherFullLine(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			ep := endpoint(l, "epgm", 0, 6301+i)
 			s := startSub(t, ctx, l, l.Subs()[0], []string{ep}, "--idle", "3s", "--pgm-rate", "50000", "--books", "0")
-			pub := start(t, "feedpub", l.Command(ctx, l.Pub(), bin.feedpub, "--line", ep, "--rate", "0", "--duration", "2s",
-				"--warmup", "1s", "--linger", "1s", "--pgm-rate", "50000", "--on-full", policy))
-			if err := pub.wait(t, time.Minute); err != nil {
-				t.Fatalf("feedpub: %v", err)
-			}
-			sum := s.summary(t)
-			var sent, dropped int
-			for _, line := range strings.Split(pub.stderr(), "\n") {
-				fmt.Sscanf(line, "feedpub: sent %d messages", &sent)
-				fmt.Sscanf(line, "feedpub: line A: %d frames dropped", &dropped)
-			}
+			pubJSON := filepath.Join(t.TempDir(), "pub.json")
+			runPub(t, ctx, l, []string{"--line", ep, "--rate", "0", "--duration", "2s",
+				"--warmup", "1s", "--linger", "1s", "--pgm-rate", "50000", "--on-full", policy, "--json", pubJSON})
+			p := readPub(t, pubJSON)
+			sent, dropped := int(p.Lines[0].Messages), int(p.Lines[0].DroppedFrames)
+			var sum *summary.Summary
 			switch policy {
 			case "block":
+				sum = s.summary(t)
 				if sum.Gaps != 0 || sum.Received != uint64(sent) || dropped != 0 {
 					t.Errorf("block: sent %d, received %d, gaps %d, dropped %d frames: want everything", sent, sum.Received, sum.Gaps, dropped)
 				}
 			case "drop":
+				sum = s.summaryExit(t, 4) // feedsub ends with loss
 				if dropped == 0 || sum.Gaps == 0 {
 					t.Errorf("drop: publisher counted %d dropped frames, subscriber %d gaps: the limit did not bind", dropped, sum.Gaps)
 				}

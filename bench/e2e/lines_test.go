@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,6 +41,18 @@ func (s *sub) summary(t *testing.T) *summary.Summary {
 	t.Helper()
 	if err := s.p.wait(t, time.Minute); err != nil {
 		t.Fatalf("%s: %v\n%s", s.p.name, err, s.p.stderr())
+	}
+	return readSummary(t, s.json)
+}
+
+// summaryExit is summary for a run that must end with exit code code
+// (4: ended with loss, 5: received nothing).
+func (s *sub) summaryExit(t *testing.T, code int) *summary.Summary {
+	t.Helper()
+	err := s.p.wait(t, time.Minute)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != code {
+		t.Fatalf("%s: %v, want exit code %d\n%s", s.p.name, err, code, s.p.stderr())
 	}
 	return readSummary(t, s.json)
 }

@@ -15,8 +15,14 @@ import (
 )
 
 // Summary is feedsub's machine-readable report. Counts are messages unless
-// named otherwise. Field names are a stable interface: add, never rename.
+// named otherwise. Units: durations and latencies are µs (fields and
+// objects ending _us), spans of a run seconds (_s), times of day ns since
+// the epoch (_ns), memory bytes (_bytes), prices fixed-point integers in
+// units of 1/PriceScale (1e-8). Field names are a stable interface: add,
+// never rename.
 type Summary struct {
+	// PriceScale is how many price units make 1.0 in every price below.
+	PriceScale int64  `json:"price_scale"`
 	Received   uint64 `json:"received"`   // first copies delivered (matching --topic)
 	Gaps       uint64 `json:"gaps"`       // declared missing on every line, never filled
 	GapEvents  uint64 `json:"gap_events"` // holes declared

@@ -209,7 +209,8 @@ type plan struct {
 	pubDesc, subDesc string // for messages
 	pubArgs, subArgs []string
 	joined           func(stderrLine string) bool // the subscriber's ready line
-	sentPrefix       string                       // starts the publisher's "sent N messages" line
+	sentPrefix       string                       // starts a baseline publisher's "sent N messages" line
+	pubJSON          string                       // feedpub's --json summary, read instead of its stderr
 }
 
 func (b *bench) plan(sp spec, out string) plan {
@@ -255,8 +256,9 @@ func (b *bench) plan(sp spec, out string) plan {
 			sentPrefix: "udpwire: sent ",
 		}
 	}
+	pubJSON := out + ".feedpub.json"
 	subArgs := []string{"--line", subEP, "--idle", idle.String(), "--json", out, "--books", "0"}
-	pubArgs := []string{"--line", pubEP, "--rate", rate, "--duration", dur, "--warmup", warmup.String(), "--linger", linger.String(), "--size", size}
+	pubArgs := []string{"--line", pubEP, "--rate", rate, "--duration", dur, "--warmup", warmup.String(), "--linger", linger.String(), "--size", size, "--json", pubJSON}
 	if sp.codec != "" && sp.codec != "none" {
 		pubArgs = append(pubArgs, "--compress", sp.codec)
 		if sp.codec == "zstd" {
@@ -275,7 +277,7 @@ func (b *bench) plan(sp spec, out string) plan {
 		joined: func(s string) bool {
 			return strings.HasPrefix(s, "feedsub: line A ") && strings.HasSuffix(s, " joined")
 		},
-		sentPrefix: "feedpub: sent ",
+		pubJSON: pubJSON,
 	}
 }
 
@@ -421,29 +423,44 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 		return sample{}, sub.failure(fmt.Errorf("received %d messages in %.3fs (ended by %s); publisher: %s",
 			s.received, s.elapsedS, s.endReason, strings.Join(pub.lines(), "; ")))
 	}
-	if err := parseSent(pub.line(p.sentPrefix), sp.sys, &s); err != nil {
+	if p.pubJSON != "" {
+		err = readFeedpub(p.pubJSON, &s)
+	} else {
+		err = parseSent(pub.line(p.sentPrefix), sp.sys, &s)
+	}
+	if err != nil {
 		// Only the verdict needs it, and says "unknown" without it.
 		fmt.Fprintf(b.stderr, "feedbench: warning: %s: %v\n", pub.desc, err)
-	}
-	if sp.sys.isFeedbus() {
-		// Printed only by a feedpub that counts full-line drops.
-		fmt.Sscanf(pub.line("feedpub: line A: "), "feedpub: line A: %d frames dropped", &s.pubFull)
 	}
 	return s, nil
 }
 
-// parseSent reads the publisher's last line: how many messages it sent
-// and, for feedpub, in how many frames and bytes.
+// readFeedpub reads feedpub's --json summary: the messages line A's socket
+// took (frames dropped on a full line are not sent), the frames and bytes,
+// and the drops.
+func readFeedpub(path string, s *sample) error {
+	p, err := summary.ReadPublisherJSONFile(path)
+	if err != nil {
+		return err
+	}
+	if len(p.Lines) == 0 {
+		return fmt.Errorf("%s: no lines", path)
+	}
+	s.sent, s.frames, s.wireBytes, s.pubFull = p.Lines[0].Messages, p.Frames, p.WireBytes, p.Lines[0].DroppedFrames
+	return nil
+}
+
+// parseSent reads a baseline publisher's last line: how many messages it
+// sent.
 func parseSent(line string, sys system, s *sample) error {
 	var err error
 	switch sys {
-	case feedbus, tuned:
-		var perFrame float64
-		_, err = fmt.Sscanf(line, "feedpub: sent %d messages in %d frames (%f a frame, %d bytes on the wire)", &s.sent, &s.frames, &perFrame, &s.wireBytes)
 	case bare:
 		_, err = fmt.Sscanf(line, "barepair: sent %d messages", &s.sent)
 	case wire:
 		_, err = fmt.Sscanf(line, "udpwire: sent %d messages", &s.sent)
+	default:
+		return fmt.Errorf("%v: read the publisher's --json summary, not its stderr", sys)
 	}
 	if err != nil {
 		return fmt.Errorf("no message count in %q: %w", line, err)

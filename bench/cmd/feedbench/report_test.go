@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus/internal/latency"
+	"github.com/feedbus/feedbus/internal/summary"
 )
 
 const legacyDoc = `# feedbus benchmark results
@@ -100,11 +101,20 @@ func TestUpdateFileCreates(t *testing.T) {
 
 func TestParseSent(t *testing.T) {
 	var s sample
-	if err := parseSent("feedpub: sent 19990 messages in 1569 frames (12.7 a frame, 1342120 bytes on the wire) and 20 heartbeats in 2.00s, 10006 msg/s", feedbus, &s); err != nil {
+	path := filepath.Join(t.TempDir(), "pub.json")
+	pub := &summary.Publisher{Messages: 20000, Frames: 1569, WireBytes: 1342120,
+		Lines: []summary.PublisherLine{{Name: "A", Messages: 19990, DroppedFrames: 1, DroppedMessages: 10}}}
+	if err := summary.WriteJSONFile(path, pub); err != nil {
 		t.Fatal(err)
 	}
-	if s.sent != 19990 || s.frames != 1569 || s.wireBytes != 1342120 {
-		t.Errorf("feedpub: sent %d frames %d bytes %d", s.sent, s.frames, s.wireBytes)
+	if err := readFeedpub(path, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.sent != 19990 || s.frames != 1569 || s.wireBytes != 1342120 || s.pubFull != 1 {
+		t.Errorf("feedpub: sent %d frames %d bytes %d full %d", s.sent, s.frames, s.wireBytes, s.pubFull)
+	}
+	if err := parseSent("feedpub: published 1 messages", feedbus, &s); err == nil {
+		t.Errorf("parseSent read feedpub's stderr; it must use --json")
 	}
 	s = sample{}
 	if err := parseSent("barepair: sent 4774848 messages (0 refused with EAGAIN) in 2.00s (2387422 msg/s)", bare, &s); err != nil || s.sent != 4774848 {

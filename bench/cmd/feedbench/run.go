@@ -294,12 +294,21 @@ func build(ctx context.Context, dir string) error {
 	if mod := strings.TrimSpace(string(out)); mod != benchModule {
 		return fmt.Errorf("inside module %s, not %s; run feedbench from bench/ in the feedbus checkout", mod, benchModule)
 	}
-	cmd := exec.CommandContext(ctx, gocmd, "build", "-o", dir+string(filepath.Separator),
-		"github.com/feedbus/feedbus/cmd/feedpub", "github.com/feedbus/feedbus/cmd/feedsub",
-		benchModule+"/cmd/barepair", benchModule+"/cmd/udpwire")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w: %s", err, strings.Join(strings.Fields(string(out)), " "))
+	// The product's binaries build in the product's module, one directory
+	// up, so its go.sum vouches for their dependencies.
+	benchDir := filepath.Dir(gomod)
+	for _, b := range []struct {
+		dir  string
+		pkgs []string
+	}{
+		{filepath.Dir(benchDir), []string{"./cmd/feedpub", "./cmd/feedsub"}},
+		{benchDir, []string{"./cmd/barepair", "./cmd/udpwire"}},
+	} {
+		cmd := exec.CommandContext(ctx, gocmd, append([]string{"build", "-o", dir + string(filepath.Separator)}, b.pkgs...)...)
+		cmd.Dir = b.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %w: %s", err, strings.Join(strings.Fields(string(out)), " "))
+		}
 	}
 	return nil
 }

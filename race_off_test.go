@@ -1,0 +1,5 @@
+//go:build !race
+
+package feedbus_test
+
+const raceEnabled = false
