@@ -141,10 +141,14 @@ func (s *Subscriber) run(dec *bus.Decoder, ready chan<- error) {
 		return
 	}
 	defer sub.Close()
-	if err := s.place(); err != nil {
+	restore, err := s.place()
+	if err != nil {
 		ready <- err
 		return
 	}
+	// Put the thread's mask back before it is unlocked, so the runtime
+	// does not reuse a thread still pinned to the loop's CPU.
+	defer restore()
 	s.lines = sub.Lines()
 	s.r = newReceiver(s, sub, dec)
 	ready <- nil
@@ -152,33 +156,31 @@ func (s *Subscriber) run(dec *bus.Decoder, ready chan<- error) {
 }
 
 // place pins the I/O threads and the receive loop's thread as the plan
-// says, and names the loop's thread.
-func (s *Subscriber) place() error {
+// says, and names the loop's thread. restore undoes the loop's pinning.
+func (s *Subscriber) place() (restore func(), err error) {
+	restore = func() {}
 	if len(s.cfg.plan.IO) > 0 {
 		if err := affinity.PinIOThreads(s.cfg.plan.IO); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if s.cfg.plan.Recv != nil {
 		set, err := affinity.NewCPUSet(*s.cfg.plan.Recv)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		// The thread is locked until the loop ends and then given back
-		// pinned; the runtime ends a locked thread whose goroutine exits
-		// without unlocking, but this one unlocks, so restore the mask.
-		restore, err := affinity.PinCurrentThread(set)
+		undo, err := affinity.PinCurrentThread(set)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_ = restore // kept pinned for the loop's life; see run
+		restore = func() { _ = undo() }
 	}
 	s.tid = affinity.ThreadID()
 	// Naming the process's main thread would rename the process.
-	if s.tid != 0 && s.tid != os.Getpid() && s.cfg.threadName != "" {
+	if s.tid > 0 && s.tid != os.Getpid() && s.cfg.threadName != "" {
 		_ = affinity.NameCurrentThread(s.cfg.threadName)
 	}
-	return nil
+	return restore, nil
 }
 
 // LoopThread returns the receive loop's OS thread id.

@@ -23,8 +23,8 @@ const (
 	MaxBodyBytes = 1 << 30
 	// MaxWorkers bounds Config.Workers.
 	MaxWorkers = 1024
-	// MaxQueueLen bounds Config.QueueLen: 16M messages of 96 bytes is
-	// 1.5 GiB per worker, far beyond any sane queue.
+	// MaxQueueLen bounds Config.QueueLen: 16M messages of 112 bytes is
+	// 1.75 GiB per worker, far beyond any sane queue.
 	MaxQueueLen = 1 << 24
 	// spinLimit: a simulated Work shorter than this spins, a longer one
 	// sleeps (a sleep's wake-up jitter would dwarf a short cost).

@@ -13,7 +13,6 @@ package pump
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -138,7 +137,7 @@ func publishN(pub *feedbus.Publisher, src Source, m *bus.Message, n int, st *Sta
 			return i + 1, err
 		}
 		if err := onError(err); err != nil {
-			return i + 1, fmt.Errorf("pump: %w", err)
+			return i + 1, err
 		}
 	}
 	return n, nil

@@ -78,6 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := cli.Parse(fs, args, stderr); err != nil {
 		return nil, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	codec, err := bus.ParseCodec(c.compress)
 	if err != nil {
 		return nil, cli.Usagef("--compress %q: want none, s2 or zstd", c.compress)
@@ -102,8 +104,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return c, nil
 	case c.affinity.PlanOnly():
 		return c, nil
-	case c.zstdDict != "" && c.codec != bus.CodecZstd:
-		return nil, cli.Usagef("--zstd-dict needs --compress zstd")
+	case c.zstdDict != "" && c.codec != bus.CodecZstd && c.replay == "":
+		return nil, cli.Usagef("--zstd-dict needs --compress zstd (or --replay, to read a capture compressed with it)")
+	case c.replay != "" && (set["count"] || set["rate"] || set["duration"]):
+		return nil, cli.Usagef("--replay publishes the whole capture at its recorded pace: use --speed, not --count, --rate or --duration")
+	case c.replay == "" && set["speed"]:
+		return nil, cli.Usagef("--speed applies to --replay only")
 	case c.maxDelay < 0:
 		return nil, cli.Usagef("--max-delay %v must not be negative", c.maxDelay)
 	case len(c.lines) == 0:

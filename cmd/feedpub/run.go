@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res := result{start: time.Now()}
 	switch {
 	case c.replay != "":
-		err = runReplay(ctx, c, pub, src.(*capture.Reader), &res)
+		err = runReplay(ctx, c, pub, src.(*capture.Reader), &res, stderr)
 	default:
 		err = runPump(ctx, c, pub, src.(pump.Source), &res, stderr)
 	}
@@ -131,7 +131,7 @@ func (s synthSource) Next(m *bus.Message) error { s.Source.Next(m); return nil }
 
 func publisherOptions(c *config, ioCPUs []int, logf func(string, ...any)) ([]feedbus.PublisherOption, error) {
 	var dictionary []byte
-	if c.zstdDict != "" {
+	if c.zstdDict != "" && c.codec == bus.CodecZstd { // with --replay alone it is for reading the capture
 		d, err := os.ReadFile(c.zstdDict)
 		if err != nil {
 			return nil, cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
@@ -209,7 +209,7 @@ func runPump(ctx context.Context, c *config, pub *feedbus.Publisher, src pump.So
 	return err
 }
 
-func runReplay(ctx context.Context, c *config, pub *feedbus.Publisher, r *capture.Reader, res *result) error {
+func runReplay(ctx context.Context, c *config, pub *feedbus.Publisher, r *capture.Reader, res *result, stderr io.Writer) error {
 	var dicts [][]byte
 	if c.zstdDict != "" {
 		d, err := os.ReadFile(c.zstdDict)
@@ -228,6 +228,15 @@ func runReplay(ctx context.Context, c *config, pub *feedbus.Publisher, r *captur
 	res.rejected = st.Malformed
 	if err != nil {
 		return fmt.Errorf("--replay %s: %w", c.replay, err)
+	}
+	fmt.Fprintf(stderr, "feedpub: --replay %s: %d frames read (%d heartbeats, %d malformed), %d messages published, %d second copies and %d of unknown kinds skipped\n",
+		c.replay, st.Frames, st.Heartbeats, st.Malformed, st.Messages, st.Duplicates, st.Skipped)
+	if st.Messages == 0 && st.Malformed > 0 {
+		hint := ""
+		if c.zstdDict == "" {
+			hint = "; if the feed was compressed with a zstd dictionary, give it with --zstd-dict"
+		}
+		return fmt.Errorf("--replay %s: none of its %d data frames decoded%s", c.replay, st.Malformed, hint)
 	}
 	return nil
 }
