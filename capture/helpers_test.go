@@ -3,27 +3,10 @@ package capture_test
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"io"
 	"testing"
 
-	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/capture"
 )
-
-// busFrame builds a data frame of count trades from seq on.
-func busFrame(t testing.TB, seq uint64, count int) []byte {
-	t.Helper()
-	var w bus.FrameWriter
-	w.Begin(&bus.Header{Session: 0xfeed, Stream: 1, FirstSeq: seq})
-	for i := range count {
-		m := bus.Message{Kind: bus.KindTrade, Symbol: []byte("ES"), Price: int64(seq) + int64(i), Size: 1}
-		if err := w.Add(&m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return bytes.Clone(w.Finish(1_700_000_000_000_000_000))
-}
 
 // wireExample is the frame of docs/wire.md §9, and heartbeat a 40-byte
 // heartbeat: literal bytes, because a capture stores frames without
@@ -42,14 +25,21 @@ var (
 	}
 )
 
+// record is one frame of a capture.
+type record struct {
+	Line     int
+	RecvTime int64
+	Frame    []byte
+}
+
 // sampleLines and sampleRecords are a small two-line capture: a frame on
 // A and its copy on B, a heartbeat that B sees first, and an empty
-// ZeroMQ message on A.
+// ZeroMQ message on A. (replay's tests have the same, to read it back.)
 var sampleLines = []string{"epgm://10.0.0.1;239.192.1.1:5555", "epgm://10.0.1.1;239.192.1.2:5556"}
 
-func sampleRecords() []capture.Record {
+func sampleRecords() []record {
 	const base = 1_767_225_600_123_456_789 // 2026-01-01T00:00:00.123456789Z: every digit counts
-	return []capture.Record{
+	return []record{
 		{Line: 0, RecvTime: base, Frame: wireExample},
 		{Line: 1, RecvTime: base + 1, Frame: wireExample},
 		{Line: 1, RecvTime: base + 999_999_999, Frame: heartbeat},
@@ -59,7 +49,7 @@ func sampleRecords() []capture.Record {
 }
 
 // writeCapture writes recs with a Writer and returns the file.
-func writeCapture(t testing.TB, lines []string, recs []capture.Record) []byte {
+func writeCapture(t testing.TB, lines []string, recs []record) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := capture.NewWriter(&buf, lines)
@@ -77,82 +67,117 @@ func writeCapture(t testing.TB, lines []string, recs []capture.Record) []byte {
 	return buf.Bytes()
 }
 
-// readAll reads a whole capture, copying each frame. It returns the first
-// error other than io.EOF, with the records read before it.
-func readAll(data []byte) (lines []string, recs []capture.Record, err error) {
-	r, err := capture.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, nil, err
-	}
-	for {
-		var rec capture.Record
-		if err := r.Next(&rec); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = nil
-			}
-			return r.Lines(), recs, err
+// file is a capture as the Writer writes it, taken apart block by block:
+// little-endian, one section. Package capture has no reader (package
+// replay has, and it depends on gopacket), so its tests read their files
+// with this, which knows only the Writer's blocks and fails on anything
+// else.
+type file struct {
+	lines   []string // interface descriptions, by interface id
+	names   []string // interface names
+	records []record // enhanced packet blocks, in file order
+	stats   []stat   // interface statistics blocks, in file order
+}
+
+type stat struct {
+	line              int
+	at                int64 // ns since the Unix epoch
+	received, dropped uint64
+}
+
+// parse takes a capture apart, checking every length on the way.
+func parse(t testing.TB, data []byte) file {
+	t.Helper()
+	var f file
+	le := binary.LittleEndian
+	for off := 0; off < len(data); {
+		if len(data)-off < 12 {
+			t.Fatalf("offset %d: %d bytes left, want a block", off, len(data)-off)
 		}
-		rec.Frame = bytes.Clone(rec.Frame)
-		recs = append(recs, rec)
+		typ, total := le.Uint32(data[off:]), int(le.Uint32(data[off+4:]))
+		if total < 12 || total%4 != 0 || total > len(data)-off || int(le.Uint32(data[off+total-4:])) != total {
+			t.Fatalf("offset %d: block of type %#x with length %d, trailer or file too short", off, typ, total)
+		}
+		body := data[off+8 : off+total-4]
+		if (off == 0) != (typ == 0x0A0D0D0A) {
+			t.Fatalf("offset %d: block of type %#x, want the section header first and only there", off, typ)
+		}
+		switch typ {
+		case 0x0A0D0D0A:
+			if le.Uint32(body) != 0x1A2B3C4D || le.Uint16(body[4:]) != 1 || le.Uint16(body[6:]) != 0 || le.Uint64(body[8:]) != 1<<64-1 {
+				t.Fatalf("section header % x", body[:16])
+			}
+			options(t, body[16:])
+		case 1:
+			if lt, snap := le.Uint16(body), le.Uint32(body[4:]); lt != capture.LinkType || snap != 0 {
+				t.Fatalf("interface %d: link type %d, snap length %d", len(f.lines), lt, snap)
+			}
+			opts := options(t, body[8:])
+			if r := opts[9]; r != "\x09" {
+				t.Fatalf("interface %d: if_tsresol %q, want 9", len(f.lines), r)
+			}
+			f.names = append(f.names, opts[2])
+			f.lines = append(f.lines, opts[3])
+		case 6:
+			id, caplen, origLen := int(le.Uint32(body)), int(le.Uint32(body[12:])), int(le.Uint32(body[16:]))
+			if id >= len(f.lines) || caplen != origLen || len(body) != 20+(caplen+3)&^3 {
+				t.Fatalf("offset %d: frame on interface %d of %d, %d of %d bytes in a body of %d", off, id, len(f.lines), caplen, origLen, len(body))
+			}
+			if pad := body[20+caplen:]; !bytes.Equal(pad, make([]byte, len(pad))) {
+				t.Fatalf("offset %d: padding % x", off, pad)
+			}
+			f.records = append(f.records, record{
+				Line:     id,
+				RecvTime: int64(uint64(le.Uint32(body[4:]))<<32 | uint64(le.Uint32(body[8:]))),
+				Frame:    bytes.Clone(body[20 : 20+caplen]),
+			})
+		case 5:
+			id := int(le.Uint32(body))
+			if id >= len(f.lines) {
+				t.Fatalf("offset %d: statistics for interface %d of %d", off, id, len(f.lines))
+			}
+			opts := options(t, body[12:])
+			if len(opts[4]) != 8 || len(opts[5]) != 8 {
+				t.Fatalf("offset %d: isb_ifrecv % x, isb_ifdrop % x", off, opts[4], opts[5])
+			}
+			f.stats = append(f.stats, stat{
+				line:     id,
+				at:       int64(uint64(le.Uint32(body[4:]))<<32 | uint64(le.Uint32(body[8:]))),
+				received: le.Uint64([]byte(opts[4])),
+				dropped:  le.Uint64([]byte(opts[5])),
+			})
+		default:
+			t.Fatalf("offset %d: block of type %#x", off, typ)
+		}
+		off += total
 	}
+	return f
 }
 
-// pcapng builds pcapng files block by block, to make the files a Writer
-// never would: other byte orders, other resolutions, and damage.
-type pcapng struct {
-	order binary.AppendByteOrder
-	b     []byte
-}
-
-func newPcapng(order binary.AppendByteOrder) *pcapng { return &pcapng{order: order} }
-
-func (p *pcapng) u16(v uint16) []byte { return p.order.AppendUint16(nil, v) }
-func (p *pcapng) u32(v uint32) []byte { return p.order.AppendUint32(nil, v) }
-
-// block appends a block of type typ whose body is the parts, padded to 4.
-func (p *pcapng) block(typ uint32, parts ...[]byte) *pcapng {
-	body := bytes.Join(parts, nil)
-	for len(body)%4 != 0 {
-		body = append(body, 0)
+// options reads a block's options, which must end with an end of options
+// and fill the block exactly; it returns them by code.
+func options(t testing.TB, b []byte) map[uint16]string {
+	t.Helper()
+	le := binary.LittleEndian
+	opts := map[uint16]string{}
+	for len(b) >= 4 {
+		code, n := le.Uint16(b), int(le.Uint16(b[2:]))
+		if code == 0 {
+			if n != 0 || len(b) != 4 {
+				t.Fatalf("end of options of length %d, then %d bytes", n, len(b)-4)
+			}
+			return opts
+		}
+		padded := (n + 3) &^ 3
+		if 4+padded > len(b) || !bytes.Equal(b[4+n:4+padded], make([]byte, padded-n)) {
+			t.Fatalf("option %d of %d bytes overruns its block or is padded with nonzero bytes", code, n)
+		}
+		if _, dup := opts[code]; dup {
+			t.Fatalf("option %d twice", code)
+		}
+		opts[code] = string(b[4 : 4+n])
+		b = b[4+padded:]
 	}
-	total := uint32(12 + len(body))
-	p.b = p.order.AppendUint32(p.b, typ)
-	p.b = p.order.AppendUint32(p.b, total)
-	p.b = append(p.b, body...)
-	p.b = p.order.AppendUint32(p.b, total)
-	return p
+	t.Fatalf("options without an end of options")
+	return nil
 }
-
-// opt encodes one option, padded; end is the end of options.
-func (p *pcapng) opt(code uint16, v []byte) []byte {
-	b := append(p.u16(code), p.u16(uint16(len(v)))...)
-	b = append(b, v...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func (p *pcapng) end() []byte { return make([]byte, 4) }
-
-func (p *pcapng) shb(opts ...[]byte) *pcapng {
-	parts := [][]byte{p.u32(0x1A2B3C4D), p.u16(1), p.u16(0), bytes.Repeat([]byte{0xff}, 8)}
-	return p.block(0x0A0D0D0A, append(parts, opts...)...)
-}
-
-func (p *pcapng) idb(linkType uint16, snap uint32, opts ...[]byte) *pcapng {
-	parts := [][]byte{p.u16(linkType), p.u16(0), p.u32(snap)}
-	return p.block(1, append(parts, opts...)...)
-}
-
-// line is a feedbus interface: name, description, nanoseconds.
-func (p *pcapng) line(name, endpoint string) *pcapng {
-	return p.idb(147, 0, p.opt(2, []byte(name)), p.opt(3, []byte(endpoint)), p.opt(9, []byte{9}), p.end())
-}
-
-func (p *pcapng) epb(iface uint32, ts uint64, data []byte, origLen uint32) *pcapng {
-	return p.block(6, p.u32(iface), p.u32(uint32(ts>>32)), p.u32(uint32(ts)),
-		p.u32(uint32(len(data))), p.u32(origLen), data)
-}
-
-func (p *pcapng) bytes() []byte { return bytes.Clone(p.b) }

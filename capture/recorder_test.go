@@ -6,8 +6,7 @@ import (
 	"io"
 	"sync"
 	"testing"
-
-	"github.com/google/gopacket/pcapgo"
+	"time"
 
 	"github.com/feedbus/feedbus/capture"
 )
@@ -29,25 +28,6 @@ func (g *gate) Write(p []byte) (int, error) {
 	return g.buf.Write(p)
 }
 
-// lineStats reads the interface statistics blocks of a capture.
-func lineStats(t *testing.T, data []byte) map[int]pcapgo.NgInterfaceStatistics {
-	t.Helper()
-	stats := map[int]pcapgo.NgInterfaceStatistics{}
-	ng, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.NgReaderOptions{
-		StatisticsCallback: func(i int, s pcapgo.NgInterfaceStatistics) { stats[i] = s },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, _, err := ng.ReadPacketData(); err == io.EOF {
-			return stats
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestRecorderDropsWhenFull(t *testing.T) {
 	g := newGate()
 	w, err := capture.NewWriter(g, sampleLines)
@@ -55,6 +35,7 @@ func TestRecorderDropsWhenFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := startRecorder(t, w, 2)
+	start := time.Now().UnixNano()
 
 	// A frame larger than the Writer's buffer makes the goroutine write
 	// through to the gate, where it stays, holding that frame.
@@ -79,26 +60,31 @@ func TestRecorderDropsWhenFull(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+	end := time.Now().UnixNano()
 	want := capture.Stats{Recorded: 3, Dropped: 1, Bytes: uint64(len(big) + 2*len(small))}
 	if st := r.Stats(); st != want {
 		t.Fatalf("after Close: %+v, want %+v", st, want)
 	}
 
 	// Close drained the queue in order.
-	_, recs, err := readAll(g.buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := parse(t, g.buf.Bytes())
+	recs := f.records
 	if len(recs) != 3 || recs[0].RecvTime != 1 || recs[1].RecvTime != 2 || recs[2].RecvTime != 3 ||
 		!bytes.Equal(recs[0].Frame, big) || recs[1].Line != 1 {
 		t.Fatalf("recorded %d frames %+v, want frames 1, 2, 3", len(recs), recs)
 	}
 	// And the file says what it misses, per line.
-	stats := lineStats(t, g.buf.Bytes())
-	if a, b := stats[0], stats[1]; a.PacketsReceived != 2 || a.PacketsDropped != 0 ||
-		b.PacketsReceived != 2 || b.PacketsDropped != 1 {
-		t.Fatalf("statistics: A received %d dropped %d, B received %d dropped %d; want 2/0 and 2/1",
-			a.PacketsReceived, a.PacketsDropped, b.PacketsReceived, b.PacketsDropped)
+	if len(f.stats) != 2 {
+		t.Fatalf("%d statistics blocks, want 2", len(f.stats))
+	}
+	if a, b := f.stats[0], f.stats[1]; a.line != 0 || a.received != 2 || a.dropped != 0 ||
+		b.line != 1 || b.received != 2 || b.dropped != 1 {
+		t.Fatalf("statistics: %+v, %+v; want line 0 2 received 0 dropped, line 1 2 received 1 dropped", a, b)
+	}
+	for _, st := range f.stats {
+		if st.at < start || st.at > end {
+			t.Errorf("line %d statistics at %d, want between %d and %d", st.line, st.at, start, end)
+		}
 	}
 
 	// After Close: dropped, counted, and Close stays done.

@@ -3,7 +3,11 @@ package capture_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
+	"io"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,24 +19,52 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/two-lines.pcapng")
 
-func TestRoundTrip(t *testing.T) {
+// TestWriterBlocks takes the Writer's output apart block by block.
+func TestWriterBlocks(t *testing.T) {
 	want := sampleRecords()
-	lines, got, err := readAll(writeCapture(t, sampleLines, want))
+	f := parse(t, writeCapture(t, sampleLines, want))
+	if !slices.Equal(f.lines, sampleLines) || !slices.Equal(f.names, []string{"A", "B"}) {
+		t.Errorf("interfaces %q described %q, want A, B described %q", f.names, f.lines, sampleLines)
+	}
+	if len(f.stats) != 0 {
+		t.Errorf("%d statistics blocks from a Writer alone", len(f.stats))
+	}
+	if !slices.EqualFunc(f.records, want, equalRecord) {
+		t.Errorf("frames %+v, want %+v", f.records, want)
+	}
+}
+
+func equalRecord(a, b record) bool {
+	return a.Line == b.Line && a.RecvTime == b.RecvTime && bytes.Equal(a.Frame, b.Frame)
+}
+
+// TestWriterPadding writes frames of every length modulo 4, an empty
+// endpoint and the largest frame and time the Writer takes.
+func TestWriterPadding(t *testing.T) {
+	big := bytes.Repeat([]byte{0x5a}, bus.MaxFrameLen)
+	var recs []record
+	for n := range 9 {
+		recs = append(recs, record{Line: n % 2, RecvTime: int64(n) << 32, Frame: big[:n]})
+	}
+	recs = append(recs, record{Line: 1, RecvTime: math.MaxInt64, Frame: big})
+	f := parse(t, writeCapture(t, []string{"ipc:///a", ""}, recs))
+	if !slices.Equal(f.lines, []string{"ipc:///a", ""}) || !slices.EqualFunc(f.records, recs, equalRecord) {
+		t.Fatalf("lines %q and %d frames, want the %d written", f.lines, len(f.records), len(recs))
+	}
+}
+
+func TestWriterDoesNotAllocate(t *testing.T) {
+	w, err := capture.NewWriter(io.Discard, sampleLines)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(lines, sampleLines) {
-		t.Errorf("lines %q, want %q", lines, sampleLines)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("read %d frames, wrote %d", len(got), len(want))
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		if g.Line != w.Line || g.RecvTime != w.RecvTime || !bytes.Equal(g.Frame, w.Frame) {
-			t.Errorf("frame %d: line %d at %d, %d bytes; want line %d at %d, %d bytes",
-				i, g.Line, g.RecvTime, len(g.Frame), w.Line, w.RecvTime, len(w.Frame))
-		}
+	small, big := []byte("frame"), bytes.Repeat([]byte{1}, 8192) // big goes past the buffer
+	if n := testing.AllocsPerRun(1000, func() {
+		w.Write(1, 1, small)
+		w.Write(0, 2, wireExample)
+		w.Write(1, 3, big)
+	}); n != 0 {
+		t.Fatalf("Write allocates %v times", n)
 	}
 }
 
@@ -100,8 +132,49 @@ func TestWriterRefuses(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	_, recs, err := readAll(buf.Bytes())
-	if err != nil || len(recs) != 1 || recs[0].Line != 1 || recs[0].RecvTime != 5 {
-		t.Fatalf("after refusals read %+v, %v; want the one frame written", recs, err)
+	if recs := parse(t, buf.Bytes()).records; len(recs) != 1 || recs[0].Line != 1 || recs[0].RecvTime != 5 {
+		t.Fatalf("after refusals read %+v; want the one frame written", recs)
+	}
+}
+
+// TestTsharkReads checks that tshark reads what a Recorder writes, frames
+// and statistics, where tshark is installed. (replay's TestToolsInterop
+// checks that the Reader reads what tshark writes.)
+func TestTsharkReads(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed")
+	}
+	var buf bytes.Buffer
+	w, err := capture.NewWriter(&buf, sampleLines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := capture.NewRecorder(w, 16)
+	for _, rec := range sampleRecords() {
+		r.Record(rec.Line, rec.RecvTime, rec.Frame)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "in.pcapng")
+	if err := os.WriteFile(in, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tshark, "-r", in, "-T", "fields", "-e", "frame.interface_id", "-e", "frame.interface_name",
+		"-e", "frame.interface_description", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "data.data")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", cmd, err, stderr.Bytes())
+	}
+	var want strings.Builder
+	for _, rec := range sampleRecords() {
+		fmt.Fprintf(&want, "%d\t%s\t%s\t%d.%09d\t%d\t%x\n", rec.Line, bus.LineName(rec.Line), sampleLines[rec.Line],
+			rec.RecvTime/1e9, rec.RecvTime%1e9, len(rec.Frame), rec.Frame)
+	}
+	if string(out) != want.String() {
+		t.Fatalf("tshark reads\n%s\nwant\n%s", out, want.String())
 	}
 }

@@ -123,7 +123,8 @@
 //	sizeof(book)  = 144 bytes  (one symbol's book in a Books, plus its symbol string)
 //	sizeof(cslot) = 232 bytes  (one symbol's conflation slots, Conflate only)
 //
-//	peak ≈ Workers × QueueLen × 112 B + Workers × BodyBytes
+//	peak ≈ Workers × QueueLen × 112 B
+//	     + Workers × BodyBytes (each worker's body ring, allocated at its first application kind)
 //	     + S × (144 B + len(symbol) + ~56-112 B map entry)
 //	     + C × (232-464 B slot array + ~45-90 B map entry + 4-8 B ring)
 //	     + Workers × ~8 KiB goroutine stack
@@ -131,7 +132,7 @@
 // where S is the number of distinct symbols seen and C the number that
 // ever overflowed a queue under Conflate (C ≤ S; 0 under Drop); the ranges
 // are Go's map load factor and slice doubling. With the defaults and 4
-// workers the queues take 4 × 16384 × 112 = 7,340,032 bytes (7 MiB) and
-// the body rings 4 MiB; 10,000 symbols add about 3 MB of books and at most about 5 MB of
+// workers the queues take 4 × 16384 × 112 = 7,340,032 bytes (7 MiB), and
+// the body rings 4 MiB once application kinds flow; 10,000 symbols add about 3 MB of books and at most about 5 MB of
 // conflation slots. Nothing else grows with traffic.
 package fanout

@@ -83,8 +83,12 @@ type worker struct {
 	f    *Fanout
 	work time.Duration // simulated cost per message for this worker
 
-	buf   []item
-	body  []byte        // ring of application kinds' bodies, in queue order
+	buf []item
+	// body is the ring of application kinds' bodies, in queue order,
+	// allocated by Queue when the worker's first body comes: a feed of
+	// quotes and trades never pays for it. The worker reads it only for
+	// items published after that, so the tail's publication orders it.
+	body  []byte
 	wake  chan struct{} // one token: "look again"
 	conf  *conflator    // nil under Drop
 	probe *snail.Probe  // nil without a Detector
@@ -158,7 +162,6 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 			f:    f,
 			work: cfg.Work,
 			buf:  make([]item, cfg.queueLen()),
-			body: make([]byte, cfg.bodyBytes()),
 			wake: make(chan struct{}, 1),
 			cpu:  -1,
 		}
@@ -295,6 +298,9 @@ func (f *Fanout) Queue(m *bus.Message, seq uint64, sendTime, now int64) {
 // never wraps: if it does not fit before the ring's end, the bytes up to
 // the end are skipped.
 func (w *worker) reserveBody(n int) uint64 {
+	if w.body == nil {
+		w.body = make([]byte, w.f.cfg.bodyBytes()) // once per worker
+	}
 	size := uint64(len(w.body))
 	if uint64(n) > size {
 		return 0

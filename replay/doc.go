@@ -1,6 +1,19 @@
-// Package replay publishes a capture again (package capture,
-// docs/capture.md): the messages a subscriber received, each once, at the
-// recorded pace or faster.
+// Package replay reads a capture (package capture, docs/capture.md) and
+// publishes it again: the messages a subscriber received, each once, at
+// the recorded pace or faster.
+//
+// # Reading
+//
+// [Reader] reads a capture frame by frame into a reused buffer. It
+// decodes the file with gopacket's pcapgo, behind a guard that checks
+// every block first, so a damaged or hostile file gives an error matching
+// [ErrFormat], never a panic or an unbounded allocation. (Package capture,
+// which subscribers link to write captures, stays free of gopacket: see
+// its documentation.) A frame returned by Reader.Next is valid until the
+// next call. A Reader is not safe for concurrent use and does not close
+// the io.Reader it reads.
+//
+// # Replaying
 //
 // A capture holds every line's copy of every frame as it came off the
 // wire. [Run] decodes each frame (undoing compression), skips heartbeats

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
-	"github.com/feedbus/feedbus/capture"
 )
 
 // Sink takes the replayed messages: a feedbus.Publisher is one. Publish
@@ -74,7 +73,7 @@ type Stats struct {
 // is due at its own time, not at a delay after the previous one. Receive
 // times are the subscriber's wall clock, so a clock step during the
 // recording becomes a jump or a burst in the replay.
-func Run(ctx context.Context, r *capture.Reader, dec *bus.Decoder, out Sink, opts Options) (st Stats, err error) {
+func Run(ctx context.Context, r *Reader, dec *bus.Decoder, out Sink, opts Options) (st Stats, err error) {
 	if s := opts.Speed; s < 0 || math.IsNaN(s) || math.IsInf(s, 0) {
 		return st, fmt.Errorf("replay: speed %v: want > 0, or 0 for as fast as possible", s)
 	}
@@ -86,7 +85,7 @@ func Run(ctx context.Context, r *capture.Reader, dec *bus.Decoder, out Sink, opt
 	defer func() { st.Elapsed = clk.Now().Sub(start) }()
 
 	var (
-		rec   capture.Record
+		rec   Record
 		f     bus.Frame
 		m     bus.Message
 		first int64 // receive time of the first frame published

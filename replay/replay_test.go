@@ -82,13 +82,13 @@ func compressed(t testing.TB, f []byte) []byte {
 // that B delivered first, an application message (seq 7) and one of a
 // reserved kind (seq 11). Its data frames with something new are at 0, 1,
 // 2, 3 and 4 ms.
-func twoLines(t testing.TB) []capture.Record {
+func twoLines(t testing.TB) []Record {
 	f1, f2 := frame(t, 1, 3, 0), frame(t, 4, 2, 0)
 	f3 := build(t, 6, trade(6, 0), bus.Message{Kind: 200, Symbol: []byte("app"), Body: []byte("hello")})
 	f5 := withReserved(build(t, 10, trade(10, 0), bus.Message{Kind: 130, Symbol: []byte("new"), Body: []byte("?")}))
 	f4 := compressed(t, frame(t, 8, 2, 200))
 	const a, b = 0, 1
-	return []capture.Record{
+	return []Record{
 		{Line: a, RecvTime: base, Frame: f1},
 		{Line: b, RecvTime: base + ms/20, Frame: f1},
 		{Line: a, RecvTime: base + 1*ms, Frame: f2},
@@ -103,7 +103,7 @@ func twoLines(t testing.TB) []capture.Record {
 	}
 }
 
-func writeCapture(t testing.TB, recs []capture.Record) []byte {
+func writeCapture(t testing.TB, recs []Record) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := capture.NewWriter(&buf, []string{"tcp://a:1", "tcp://b:2"})
@@ -121,9 +121,9 @@ func writeCapture(t testing.TB, recs []capture.Record) []byte {
 	return buf.Bytes()
 }
 
-func reader(t testing.TB, data []byte) *capture.Reader {
+func reader(t testing.TB, data []byte) *Reader {
 	t.Helper()
-	r, err := capture.NewReader(bytes.NewReader(data))
+	r, err := NewReader(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestRunSchedule(t *testing.T) {
 // TestRunWaits checks the real clock: a frame 30 ms after the first is
 // not sent before 30 ms have passed.
 func TestRunWaits(t *testing.T) {
-	recs := []capture.Record{
+	recs := []Record{
 		{Line: 0, RecvTime: base, Frame: frame(t, 1, 1, 0)},
 		{Line: 0, RecvTime: base + 30*ms, Frame: frame(t, 2, 1, 0)},
 	}
@@ -274,7 +274,7 @@ func TestRunWaits(t *testing.T) {
 
 // TestRunCancel stops a replay whose next frame is an hour away.
 func TestRunCancel(t *testing.T) {
-	recs := []capture.Record{
+	recs := []Record{
 		{Line: 0, RecvTime: base, Frame: frame(t, 1, 2, 0)},
 		{Line: 0, RecvTime: base + int64(time.Hour), Frame: frame(t, 3, 1, 0)},
 	}
@@ -325,7 +325,7 @@ func TestRunErrors(t *testing.T) {
 	// A capture damaged after its second frame.
 	cut := data[:len(writeCapture(t, twoLines(t)[:2]))+10]
 	st, err := Run(context.Background(), reader(t, cut), decoder(t), &sink{}, Options{})
-	if !errors.Is(err, capture.ErrFormat) || !strings.HasPrefix(err.Error(), "replay: after 2 frames: capture: offset ") {
+	if !errors.Is(err, ErrFormat) || !strings.HasPrefix(err.Error(), "replay: after 2 frames: capture: offset ") {
 		t.Errorf("damaged capture: %v", err)
 	}
 	if st.Frames != 2 || st.Messages != 3 {
@@ -383,12 +383,12 @@ func TestParseSpeed(t *testing.T) {
 
 // bigCapture is n frames of 10 messages, each on lines A and B.
 func bigCapture(t testing.TB, n int) []byte {
-	var recs []capture.Record
+	var recs []Record
 	for i := range n {
 		f := frame(t, uint64(1+10*i), 10, 0)
 		recs = append(recs,
-			capture.Record{Line: 0, RecvTime: base + int64(i)*ms, Frame: f},
-			capture.Record{Line: 1, RecvTime: base + int64(i)*ms + 1000, Frame: f})
+			Record{Line: 0, RecvTime: base + int64(i)*ms, Frame: f},
+			Record{Line: 1, RecvTime: base + int64(i)*ms + 1000, Frame: f})
 	}
 	return writeCapture(t, recs)
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/bus"
-	"github.com/feedbus/feedbus/capture"
 	"github.com/feedbus/feedbus/feedtext"
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/summary"
@@ -71,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res := result{start: time.Now()}
 	switch {
 	case c.replay != "":
-		err = runReplay(ctx, c, pub, src.(*capture.Reader), &res, stderr)
+		err = runReplay(ctx, c, pub, src.(*replay.Reader), &res, stderr)
 	default:
 		err = runPump(ctx, c, pub, src.(pump.Source), &res, stderr)
 	}
@@ -93,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // openSource opens the feed's source: the synthetic feed, a text file or
 // standard input (--input), or a capture (--replay). It returns a
-// pump.Source or a *capture.Reader, and what closes it.
+// pump.Source or a *replay.Reader, and what closes it.
 func openSource(c *config) (any, func() error, error) {
 	none := func() error { return nil }
 	switch {
@@ -110,7 +109,7 @@ func openSource(c *config) (any, func() error, error) {
 		if err != nil {
 			return nil, nil, cli.UsageError{Err: fmt.Errorf("--replay: %w", err)}
 		}
-		r, err := capture.NewReader(f)
+		r, err := replay.NewReader(f)
 		if err != nil {
 			f.Close()
 			return nil, nil, cli.UsageError{Err: fmt.Errorf("--replay %s: %w", c.replay, err)}
@@ -209,7 +208,7 @@ func runPump(ctx context.Context, c *config, pub *feedbus.Publisher, src pump.So
 	return err
 }
 
-func runReplay(ctx context.Context, c *config, pub *feedbus.Publisher, r *capture.Reader, res *result, stderr io.Writer) error {
+func runReplay(ctx context.Context, c *config, pub *feedbus.Publisher, r *replay.Reader, res *result, stderr io.Writer) error {
 	var dicts [][]byte
 	if c.zstdDict != "" {
 		d, err := os.ReadFile(c.zstdDict)

@@ -1,4 +1,4 @@
-package capture_test
+package replay_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/feedbus/feedbus/capture"
+	"github.com/feedbus/feedbus/replay"
 )
 
 var le = binary.LittleEndian
@@ -81,7 +82,7 @@ func TestReaderRefuses(t *testing.T) {
 			if err == nil {
 				t.Fatalf("read %d frames and no error, want %q", len(recs), tc.want)
 			}
-			if !errors.Is(err, capture.ErrFormat) {
+			if !errors.Is(err, replay.ErrFormat) {
 				t.Errorf("error %q does not match ErrFormat", err)
 			}
 			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "capture: ") {
@@ -140,29 +141,12 @@ func TestReaderTruncated(t *testing.T) {
 			}
 		case err == nil:
 			t.Fatalf("cut at %d: no error", n)
-		case !errors.Is(err, capture.ErrFormat):
+		case !errors.Is(err, replay.ErrFormat):
 			t.Fatalf("cut at %d: %v does not match ErrFormat", n, err)
 		case n >= 8 && !boundaries[n] && !errors.Is(err, io.ErrUnexpectedEOF):
 			t.Fatalf("cut inside a block at %d: %v, want io.ErrUnexpectedEOF", n, err)
 		}
 	}
-}
-
-// recorded is the sample capture as a Recorder writes it, statistics and all.
-func recorded(t testing.TB) []byte {
-	var buf bytes.Buffer
-	w, err := capture.NewWriter(&buf, sampleLines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := capture.NewRecorder(w, 16)
-	for _, rec := range sampleRecords() {
-		r.Record(rec.Line, rec.RecvTime, rec.Frame)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // TestReaderOtherWriters reads what other pcapng writers may produce from a
@@ -176,14 +160,14 @@ func TestReaderOtherWriters(t *testing.T) {
 		block(0x40000BAD, []byte("custom block, skipped")).   // a custom block
 		idb(147, 0, be.opt(3, []byte("ipc:///b")), be.end()). // a line described late; no if_tsresol: µs
 		block(6, be.u32(1), be.u32(0), be.u32(7), be.u32(40), be.u32(40), heartbeat, be.opt(1, []byte("a comment")), be.end())
-	r, err := capture.NewReader(bytes.NewReader(p.bytes()))
+	r, err := replay.NewReader(bytes.NewReader(p.bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l := r.Lines(); !slices.Equal(l, []string{"ipc:///a"}) {
 		t.Fatalf("lines before the first frame %q", l)
 	}
-	var rec capture.Record
+	var rec replay.Record
 	if err := r.Next(&rec); err != nil {
 		t.Fatal(err)
 	}
@@ -217,11 +201,11 @@ func TestReaderNoFrames(t *testing.T) {
 // reading on from the middle of a block.
 func TestReaderErrorSticks(t *testing.T) {
 	data := valid().epb(0, ts, wireExample, 62).epb(7, ts, wireExample, 62).epb(0, ts, wireExample, 62).bytes()
-	r, err := capture.NewReader(bytes.NewReader(data))
+	r, err := replay.NewReader(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec capture.Record
+	var rec replay.Record
 	if err := r.Next(&rec); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package capture
+package replay
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/capture"
 )
 
 // pcapng block types and option codes (draft-ietf-opsawg-pcapng).
@@ -194,11 +195,11 @@ func (g *guard) block() (typ uint32, err error) {
 // checkInterface checks an interface description block's body and notes
 // the interface.
 func (g *guard) checkInterface(order binary.ByteOrder, body []byte) error {
-	if len(g.lines) == MaxLines {
-		return fmt.Errorf("more than %d interfaces", MaxLines)
+	if len(g.lines) == capture.MaxLines {
+		return fmt.Errorf("more than %d interfaces", capture.MaxLines)
 	}
-	if lt := order.Uint16(body); lt != LinkType {
-		return fmt.Errorf("link type %d, want %d (LINKTYPE_USER0): not a feedbus capture", lt, LinkType)
+	if lt := order.Uint16(body); lt != capture.LinkType {
+		return fmt.Errorf("link type %d, want %d (LINKTYPE_USER0): not a feedbus capture", lt, capture.LinkType)
 	}
 	if snap := order.Uint32(body[4:]); snap > bus.MaxFrameLen {
 		return fmt.Errorf("snap length %d over the frame limit %d", snap, bus.MaxFrameLen)
@@ -320,6 +321,10 @@ func notPcapng(head []byte) error {
 
 // ErrFormat matches, with errors.Is, every error for a file that is not a
 // well-formed feedbus capture (rather than one that could not be read).
+//
+// The Reader's errors begin with "capture: ", as they did when it was in
+// package capture: they are about the file, and Run's errors read
+// "replay: after N frames: capture: offset X: ...".
 var ErrFormat = errors.New("capture: not a well-formed feedbus capture")
 
 // formatError is an ErrFormat with the file offset where it was found.

@@ -1,4 +1,4 @@
-package capture
+package replay
 
 import (
 	"io"
@@ -20,14 +20,16 @@ type Record struct {
 // maxUnixSec is the last second whose nanoseconds fit an int64 (2262).
 const maxUnixSec = math.MaxInt64/1_000_000_000 - 1
 
-// Reader reads a capture. It reads pcapng files that Writer writes and,
-// within the limits in docs/capture.md, files that other pcapng tools made
-// from them (editcap, tshark -w, mergecap): one section, LINKTYPE_USER0
-// interfaces, enhanced packet blocks.
+// Reader reads a capture. It reads pcapng files that capture.Writer writes
+// and, within the limits in docs/capture.md, files that other pcapng tools
+// made from them (editcap, tshark -w, mergecap): one section,
+// LINKTYPE_USER0 interfaces, enhanced packet blocks. It decodes blocks
+// with gopacket's pcapgo, after a guard has checked each of them.
 //
 // Whatever the file holds, a Reader keeps at most a few MiB: blocks and
 // frames are bounded (a frame by bus.MaxFrameLen), and so are the
-// interfaces (MaxLines). A Reader does not close the io.Reader it reads.
+// interfaces (capture.MaxLines). A Reader does not close the io.Reader it
+// reads.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
@@ -56,9 +58,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 }
 
 // Lines returns the lines' endpoints, by line index, as the interface
-// descriptions give them. A Writer describes every line before the first
-// frame; in a file that describes one later, Lines grows when Next has
-// passed it.
+// descriptions give them. A capture.Writer describes every line before
+// the first frame; in a file that describes one later, Lines grows when
+// Next has passed it.
 func (r *Reader) Lines() []string { return slices.Clone(r.g.lines) }
 
 // Next reads the next frame into rec. rec.Frame refers to the Reader's

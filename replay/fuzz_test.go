@@ -1,4 +1,4 @@
-package capture_test
+package replay_test
 
 import (
 	"bytes"
@@ -6,18 +6,17 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/feedbus/feedbus/bus"
-	"github.com/feedbus/feedbus/capture"
+	"github.com/feedbus/feedbus/replay"
 )
 
 // FuzzReader feeds the Reader damaged captures: it must return frames or
 // an error, never panic, and never hand out a frame it should have
-// refused.
+// refused. Its seeds include capture's golden file.
 func FuzzReader(f *testing.F) {
-	golden, err := os.ReadFile(filepath.Join("testdata", "two-lines.pcapng"))
+	golden, err := os.ReadFile(goldenPath)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -29,16 +28,16 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte{})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := capture.NewReader(bytes.NewReader(data))
+		r, err := replay.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return
 		}
-		var rec capture.Record
+		var rec replay.Record
 		// Every frame takes a block of at least 32 bytes, so this ends.
 		for {
 			err := r.Next(&rec)
 			if err != nil {
-				if err != io.EOF && !errors.Is(err, capture.ErrFormat) {
+				if err != io.EOF && !errors.Is(err, replay.ErrFormat) {
 					t.Fatalf("error %v is neither io.EOF nor ErrFormat", err)
 				}
 				return
