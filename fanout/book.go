@@ -58,9 +58,10 @@ type book struct {
 // Books is the Handler that keeps a last-value book per symbol: best bid
 // and offer, last trade, volume, VWAP, counts. feedsub runs it; an
 // application may run it beside its own handler. Handle is safe from every
-// worker at once: the books are spread over bookShards locks by symbol
-// hash, so two workers (which never share a symbol) rarely meet on a lock.
-// Snapshot and WriteBooks are safe from any goroutine at any time.
+// worker at once: each worker's symbols live in the shard of its index
+// (modulo bookShards), so a worker's lock is its own and costs no hashing;
+// Snapshot takes each shard's lock in turn. Snapshot and WriteBooks are
+// safe from any goroutine at any time.
 //
 // The books are bounded by the symbols seen, which the wire cannot bound:
 // MaxSymbols caps them, and messages of symbols beyond it are counted in
@@ -89,14 +90,28 @@ func NewBooks() *Books { return &Books{} }
 // Handle applies m to its symbol's book. Application kinds count in
 // Messages only.
 func (bs *Books) Handle(m *Message) {
+	sh := &bs.shards[uint(m.Worker)%bookShards]
+	sh.mu.Lock()
+	bs.apply(sh, m)
+	sh.mu.Unlock()
+}
+
+// BeginRun locks the worker's shard for a run of messages (RunHandler).
+func (bs *Books) BeginRun(worker int) { bs.shards[uint(worker)%bookShards].mu.Lock() }
+
+// HandleInRun is Handle within a run, its shard already locked.
+func (bs *Books) HandleInRun(m *Message) { bs.apply(&bs.shards[uint(m.Worker)%bookShards], m) }
+
+// EndRun unlocks the worker's shard.
+func (bs *Books) EndRun(worker int) { bs.shards[uint(worker)%bookShards].mu.Unlock() }
+
+// apply applies m to its book in sh, whose lock the caller holds.
+func (bs *Books) apply(sh *bookShard, m *Message) {
 	var k symKey
 	k.n = uint8(copy(k.b[:], m.Symbol))
-	sh := &bs.shards[fnv1a(m.Symbol)%bookShards]
-	sh.mu.Lock()
 	b := sh.books[k]
 	if b == nil {
 		if bs.MaxSymbols > 0 && bs.count.Load() >= int64(bs.MaxSymbols) {
-			sh.mu.Unlock()
 			bs.refused.Add(1)
 			return
 		}
@@ -108,7 +123,6 @@ func (bs *Books) Handle(m *Message) {
 		bs.count.Add(1)
 	}
 	b.apply(m)
-	sh.mu.Unlock()
 }
 
 // Refused counts messages not kept because MaxSymbols books existed.

@@ -62,6 +62,7 @@ func (it *item) set(m *bus.Message, seq uint64, sendTime, now int64) {
 type Fanout struct {
 	cfg     Config
 	handler Handler
+	runs    RunHandler // handler, if it takes runs; else nil
 	now     func() int64
 	hook    func(worker int) // tests: called when a worker has taken a message
 	workers []*worker
@@ -131,6 +132,7 @@ type worker struct {
 	seen      bool    // lagMax and waitMax are set
 	reported  uint64  // drops already reported to the probe
 	msg       Message // what the handler is given, reused
+	inRun     bool    // between the handler's BeginRun and EndRun
 }
 
 // New validates cfg, allocates every queue in full, starts the workers and,
@@ -151,6 +153,7 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 			f.cfg.Handler = f.handler
 		}
 	}
+	f.runs, _ = f.handler.(RunHandler)
 	if f.now == nil {
 		f.now = func() int64 { return time.Now().UnixNano() }
 	}
@@ -551,6 +554,17 @@ func (w *worker) takeRun(first *item) {
 		w.handle(first, now)
 		return
 	}
+	if r := w.f.runs; r != nil {
+		r.BeginRun(w.id)
+		w.inRun = true
+		w.apply(first, now)
+		for i := 1; i < runLen && w.pop(first); i++ {
+			w.apply(first, now)
+		}
+		w.inRun = false
+		r.EndRun(w.id)
+		return
+	}
 	w.apply(first, now)
 	for i := 1; i < runLen && w.pop(first); i++ {
 		w.apply(first, now)
@@ -639,7 +653,11 @@ func (w *worker) apply(it *item, now int64) {
 		m.Body = w.body[start : start+int(it.bodyLen) : start+int(it.bodyLen)]
 	}
 	m.Seq, m.SendTime, m.RecvTime = it.seq, it.sendTime, it.recvTime
-	w.f.handler.Handle(m)
+	if w.inRun {
+		w.f.runs.HandleInRun(m)
+	} else {
+		w.f.handler.Handle(m)
+	}
 	if it.bodyLen > 0 {
 		w.bodyHead.Store(it.bodyEnd)
 	}

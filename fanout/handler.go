@@ -30,6 +30,19 @@ type Handler interface {
 	Handle(m *Message)
 }
 
+// RunHandler is a Handler that can take its messages in runs: a worker
+// calls BeginRun, then HandleInRun for each of up to 32 messages it took
+// together, then EndRun, all on the worker's goroutine. A handler that
+// locks per message can lock once a run instead; Books does. Handle is
+// still called for messages outside a run (with Config.Work, or a test
+// hook), so it must stand alone.
+type RunHandler interface {
+	Handler
+	BeginRun(worker int)
+	HandleInRun(m *Message)
+	EndRun(worker int)
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(m *Message)
 
