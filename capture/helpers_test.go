@@ -6,66 +6,20 @@ import (
 	"testing"
 
 	"github.com/feedbus/feedbus/capture"
+	"github.com/feedbus/feedbus/internal/capturetest"
 )
 
-// wireExample is the frame of docs/wire.md §9, and heartbeat a 40-byte
-// heartbeat: literal bytes, because a capture stores frames without
-// reading them and the golden file must not change with the wire format.
+// The fixtures are shared with replay's tests.
 var (
-	wireExample = []byte{
-		0x46, 0x42, 0x55, 0x53, 0x01, 0x00, 0x28, 0x00, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
-		0x09, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x16, 0x00, 0x02, 0x02, 0x41, 0x42, 0x03, 0x00,
-		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-	}
-	heartbeat = []byte{
-		0x46, 0x42, 0x55, 0x53, 0x01, 0x01, 0x28, 0x00, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
-		0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-		0x89, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
-	}
+	wireExample   = capturetest.WireExample
+	heartbeat     = capturetest.Heartbeat
+	sampleLines   = capturetest.SampleLines
+	sampleRecords = capturetest.SampleRecords
+	writeCapture  = capturetest.Write
 )
 
 // record is one frame of a capture.
-type record struct {
-	Line     int
-	RecvTime int64
-	Frame    []byte
-}
-
-// sampleLines and sampleRecords are a small two-line capture: a frame on
-// A and its copy on B, a heartbeat that B sees first, and an empty
-// ZeroMQ message on A. (replay's tests have the same, to read it back.)
-var sampleLines = []string{"epgm://10.0.0.1;239.192.1.1:5555", "epgm://10.0.1.1;239.192.1.2:5556"}
-
-func sampleRecords() []record {
-	const base = 1_767_225_600_123_456_789 // 2026-01-01T00:00:00.123456789Z: every digit counts
-	return []record{
-		{Line: 0, RecvTime: base, Frame: wireExample},
-		{Line: 1, RecvTime: base + 1, Frame: wireExample},
-		{Line: 1, RecvTime: base + 999_999_999, Frame: heartbeat},
-		{Line: 0, RecvTime: base + 1_000_000_001, Frame: heartbeat},
-		{Line: 0, RecvTime: base + 2_000_000_000, Frame: []byte{}},
-	}
-}
-
-// writeCapture writes recs with a Writer and returns the file.
-func writeCapture(t testing.TB, lines []string, recs []record) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := capture.NewWriter(&buf, lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if err := w.Write(r.Line, r.RecvTime, r.Frame); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+type record = capturetest.Record
 
 // file is a capture as the Writer writes it, taken apart block by block:
 // little-endian, one section. Package capture has no reader (package

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus/bus"
-	"github.com/feedbus/feedbus/capture"
+	"github.com/feedbus/feedbus/internal/capturetest"
 )
 
 const (
@@ -105,20 +105,11 @@ func twoLines(t testing.TB) []Record {
 
 func writeCapture(t testing.TB, recs []Record) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := capture.NewWriter(&buf, []string{"tcp://a:1", "tcp://b:2"})
-	if err != nil {
-		t.Fatal(err)
+	in := make([]capturetest.Record, len(recs))
+	for i, r := range recs {
+		in[i] = capturetest.Record(r)
 	}
-	for _, r := range recs {
-		if err := w.Write(r.Line, r.RecvTime, r.Frame); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return capturetest.Write(t, []string{"tcp://a:1", "tcp://b:2"}, in)
 }
 
 func reader(t testing.TB, data []byte) *Reader {
