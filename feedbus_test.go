@@ -3,7 +3,6 @@ package feedbus_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -239,5 +238,3 @@ func TestSubscriberCount(t *testing.T) {
 		t.Fatalf("events %v, want session-start then session-end", kinds)
 	}
 }
-
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
