@@ -24,7 +24,7 @@ type receiver struct {
 	fan     *fanout.Fanout
 	probe   *snail.Probe
 	verdict *snail.Verdict
-	gaps    uint64 // tracker gaps already reported to the probe
+	gaps    uint64 // messages declared missing already reported to the probe
 	tracker *bus.Tracker
 	lat     *latency.Recorder
 	lines   []lineState
@@ -45,6 +45,10 @@ type receiver struct {
 
 	// The session being followed per stream, for SessionEnd events.
 	current map[uint32]uint64
+
+	// start anchors the monotonic clock the trackers' timers run on: a
+	// hole's gap wait must not end because the wall clock stepped.
+	start time.Time
 }
 
 type lineState struct {
@@ -52,7 +56,8 @@ type lineState struct {
 	lat       *latency.Recorder
 	received  uint64
 	won       uint64
-	frames    uint64
+	frames    uint64    // data frames
+	beats     uint64    // heartbeat frames
 	lastFrame time.Time // last frame of any kind, or the last (re)join
 	rejoins   uint64
 }
@@ -71,8 +76,9 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 		lines:   make([]lineState, n),
 		tickWon: make([]uint64, n),
 		current: map[uint32]uint64{},
+		start:   time.Now(),
 	}
-	now := time.Now()
+	now := r.start
 	for i := range r.lines {
 		r.lines[i] = lineState{tracker: bus.NewTracker(0), lat: latency.New(), lastFrame: now}
 	}
@@ -108,7 +114,7 @@ func (r *receiver) endSessions() {
 const pollEvery = 50 * time.Millisecond
 
 func (r *receiver) loop(stop <-chan struct{}) error {
-	start := time.Now()
+	start := r.start
 	nextStallCheck := start
 	every := r.cfg.status
 	nextTick := start.Add(every)
@@ -161,8 +167,8 @@ func (r *receiver) loop(stop <-chan struct{}) error {
 			nextTick = now.Add(every)
 		}
 		if b == nil {
-			r.tracker.Expire(now.UnixNano())
-			r.reportGaps(now.UnixNano())
+			r.tracker.Expire(r.mono(now))
+			r.reportGaps(r.wall(now))
 		}
 		if r.cfg.rejoinAfter > 0 && len(r.lines) > 1 && !now.Before(nextStallCheck) {
 			r.rejoinStalled(now)
@@ -213,7 +219,7 @@ func (r *receiver) rejoinStalled(now time.Time) {
 // handle is the per-frame path: capture, decode, arbitrate, record,
 // dispatch. It allocates nothing for a good frame.
 func (r *receiver) handle(b []byte, line int, now time.Time) {
-	ns := now.UnixNano()
+	ns, mono := r.wall(now), r.mono(now)
 	if r.cfg.capture != nil {
 		r.cfg.capture.Record(line, ns, b)
 	}
@@ -225,11 +231,12 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 	f := &r.frame
 	ln := &r.lines[line]
 	ln.lastFrame = now
-	r.tracker.Begin(&f.Header, ns)
-	ln.tracker.Begin(&f.Header, ns)
+	r.tracker.Begin(&f.Header, mono)
+	ln.tracker.Begin(&f.Header, mono)
 	if f.Heartbeat() {
 		r.heartbeats++
-		r.tracker.Expire(ns)
+		ln.beats++
+		r.tracker.Expire(mono)
 		return
 	}
 	r.frames++
@@ -242,8 +249,8 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 		if !ok {
 			break
 		}
-		ln.tracker.Admit(seq, ns)
-		if !r.tracker.Admit(seq, ns) {
+		ln.tracker.Admit(seq, mono)
+		if !r.tracker.Admit(seq, mono) {
 			continue
 		}
 		won++
@@ -271,13 +278,28 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 		}
 		r.lastData = now
 	}
-	r.tracker.Expire(ns)
+	r.tracker.Expire(mono)
 	r.reportGaps(ns)
 }
 
+// wall is now on the wall clock, ns since the epoch: for latency against
+// the publisher's stamp, the snail and capture times. A test may skew it.
+func (r *receiver) wall(now time.Time) int64 {
+	if r.cfg.wallSkew != nil {
+		return now.UnixNano() + r.cfg.wallSkew.Load()
+	}
+	return now.UnixNano()
+}
+
+// mono is now on the monotonic clock, ns since the loop started: for the
+// trackers' gap waits.
+func (r *receiver) mono(now time.Time) int64 { return int64(now.Sub(r.start)) }
+
 // reportGaps tells the snail detector about gaps declared since last time.
+// It follows Declared, which never goes down: with the net Gaps, a late
+// fill would lower the count and hide as much later loss from the snail.
 func (r *receiver) reportGaps(ns int64) {
-	if g := r.tracker.Gaps(); g > r.gaps {
+	if g := r.tracker.Declared(); g > r.gaps {
 		r.probe.Gap(ns, int(g-r.gaps))
 		r.gaps = g
 	}
@@ -299,9 +321,11 @@ func (r *receiver) match(symbol []byte) bool {
 // status handed to WithStatus's callback.
 func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
 	won := make([]uint64, len(r.lines))
+	frames := make([]uint64, len(r.lines))
 	for i := range r.lines {
 		won[i] = r.lines[i].won - r.tickWon[i]
 		r.tickWon[i] = r.lines[i].won
+		frames[i] = r.lines[i].frames + r.lines[i].beats
 	}
 	if len(r.timeline) < summary.MaxTimeline {
 		r.timeline = append(r.timeline, summary.Interval{T: sinceStart.Seconds(), Received: r.received - r.statusReceived, Won: won})
@@ -321,6 +345,7 @@ func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
 			Quiet:      r.frames == r.statusFrames && r.heartbeats > r.statusHeartbeats,
 			Latency:    p,
 			Won:        won,
+			LineFrames: frames,
 		}
 		select {
 		case r.s.statusQ <- status:
@@ -331,7 +356,7 @@ func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
 }
 
 func (r *receiver) summary() *Summary {
-	r.tracker.Expire(time.Now().UnixNano())
+	r.tracker.Expire(r.mono(time.Now()))
 	st := r.tracker.Stats()
 	s := &summary.Summary{
 		PriceScale:      bus.PriceScale,

@@ -3,6 +3,7 @@ package feedbus
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/feedbus/feedbus/affinity"
@@ -36,6 +37,7 @@ type subscriberConfig struct {
 	threadName   string
 	hlog         io.Writer
 	hlogComment  string
+	wallSkew     *atomic.Int64 // tests: added to every wall-clock reading
 }
 
 // Subscriber defaults.

@@ -28,6 +28,7 @@ type Tracker struct {
 	sessions []session
 	cur      *session
 	pending  int // holes not yet declared, across sessions
+	declared uint64
 	stats    SeqStats
 }
 
@@ -122,9 +123,14 @@ func (t *Tracker) Expire(now int64) {
 	}
 }
 
-// Gaps returns the messages declared missing so far, cheaply, for a
-// receive loop that watches it per frame.
+// Gaps returns the messages declared missing and not filled since, for
+// the summary. A late fill lowers it.
 func (t *Tracker) Gaps() uint64 { return t.stats.Gaps }
+
+// Declared returns the messages ever declared missing, cheaply, for a
+// receive loop that tells a loss detector about new gaps: unlike Gaps it
+// never goes down, so a late fill cannot hide a later loss from it.
+func (t *Tracker) Declared() uint64 { return t.declared }
 
 // Stats returns the counters so far.
 func (t *Tracker) Stats() SeqStats {
@@ -186,6 +192,7 @@ func (t *Tracker) declare(c *session, h *hole) {
 	t.pending--
 	t.stats.GapEvents++
 	t.stats.Gaps += h.to - h.from
+	t.declared += h.to - h.from
 	if t.OnGap != nil {
 		t.OnGap(c.id, c.stream, h.from, h.to)
 	}

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -85,5 +87,29 @@ func TestSpinLargeFrames(t *testing.T) {
 	}
 	if perFrame := float64(sum.Received) / float64(max(sum.Frames, 1)); perFrame <= 21 {
 		t.Errorf("%.1f messages a frame: --frame-bytes 8192 should pack more than a 1400-byte frame's 21", perFrame)
+	}
+}
+
+// TestSecondInterrupt: the first SIGINT starts a clean end, and feedsub
+// drains its workers; a second SIGINT while it drains ends it at once.
+// (The second one used to be swallowed, leaving ^C^C without effect.)
+func TestSecondInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	ep := "ipc://" + filepath.Join(dir, "feed")
+	cmd := exec.Command(bin.feedsub, "--line", ep, "--workers", "1", "--work", "1s", "--drain", "1m", "--status", "0")
+	p := start(t, "feedsub", cmd)
+	p.waitJoined(t, 1)
+	pub := start(t, "feedpub", exec.Command(bin.feedpub, "--line", ep, "--count", "100", "--warmup", "300ms", "--linger", "100ms"))
+	if err := pub.wait(t, time.Minute); err != nil {
+		t.Fatalf("feedpub: %v", err)
+	}
+	p.waitFor(t, 10*time.Second, "a message", func(s string) bool { return strings.Contains(s, "session") })
+	cmd.Process.Signal(syscall.SIGINT) // feedsub now drains 99 messages of 1 s each
+	p.waitFor(t, 10*time.Second, "the drain", func(s string) bool { return strings.Contains(s, "interrupt again to quit") })
+	cmd.Process.Signal(syscall.SIGINT)
+	err := p.wait(t, 5*time.Second) // fails the test if feedsub is still draining
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
+		t.Fatalf("after a second SIGINT: %v, want death by SIGINT", err)
 	}
 }

@@ -26,6 +26,11 @@ import (
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// SIGUSR1 prints the books. Catch it first thing: its default effect
+	// ends the process, and an operator may send it at any time.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	c, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -42,12 +47,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// SIGUSR1 prints the books; ask for it before anything can take long,
-	// so an early signal is not fatal.
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
-
 	var rec *capture.Recorder
 	finishCapture := func() error { return nil }
 	if c.capture != "" {
@@ -86,6 +85,9 @@ wait:
 		select {
 		case <-ctx.Done():
 			endReason = "signal"
+			if c.drain > 0 {
+				fmt.Fprintf(stderr, "feedsub: stopping: the workers may take up to --drain %v to finish their queues; interrupt again to quit at once\n", c.drain)
+			}
 			break wait
 		case <-sub.Done():
 			break wait

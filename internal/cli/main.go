@@ -19,8 +19,16 @@ type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // error as one line prefixed with the program's name, and exits with
 // ExitCode's code; for ErrVersion (--version, see Parse) it prints the
 // version to stdout and exits 0. It never returns.
+//
+// The first SIGINT or SIGTERM asks for a clean end (feedsub drains its
+// workers and writes its summary); a second one, while that goes on, ends
+// the process at once, as an operator who presses ^C twice expects.
 func Main(prog string, run RunFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal has its default effect
+	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	switch {
