@@ -65,6 +65,17 @@ func TestBadInput(t *testing.T) {
 	runBad(t, `invalid value "abc" for flag -rate`, bin.feedpub, "--line", "epgm://lo;239.1.1.1:5555", "--rate", "abc")
 	runBad(t, "--size 5000 does not fit in --frame-bytes 1400", bin.feedpub, "--line", "epgm://lo;239.1.1.1:5555", "--size", "5000")
 	runBad(t, `invalid value "soon" for flag -idle`, bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--idle", "soon")
+	for _, rate := range []string{"NaN", "+Inf", "-1"} {
+		runBad(t, "--rate "+rate+": want messages per second", bin.feedpub, "--line", "epgm://lo;239.1.1.1:5555", "--rate", rate)
+	}
+	runBad(t, "less than one message a day would never send", bin.feedpub, "--line", "epgm://lo;239.1.1.1:5555", "--rate", "0.000001")
+	runBad(t, "--drain and --expected-interval must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--drain", "-1s")
+	runBad(t, "--drain and --expected-interval must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--expected-interval", "-1ms")
+	runBad(t, "must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--gap-wait", "-1ms")
+	for _, flag := range []string{"--json", "--hlog", "--capture"} {
+		runBad(t, flag+": open /nonexistent/dir/out: no such file or directory", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", flag, "/nonexistent/dir/out")
+	}
+	runBad(t, "--json: open /nonexistent/dir/out: no such file or directory", bin.feedpub, "--line", "epgm://lo;239.1.1.1:5555", "--json", "/nonexistent/dir/out")
 }
 
 // TestBadInputPGMPrivilege runs the binaries without CAP_NET_RAW, which

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/feedbus/feedbus"
@@ -114,8 +115,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, cli.Usagef("--max-delay %v must not be negative", c.maxDelay)
 	case len(c.lines) == 0:
 		return nil, cli.Usagef("no --line given (e.g. --line 'epgm://eth1;239.192.1.1:5555')")
-	case c.rate < 0:
-		return nil, cli.Usagef("--rate %v must not be negative", c.rate)
+	case math.IsNaN(c.rate) || math.IsInf(c.rate, 0) || c.rate < 0:
+		return nil, cli.Usagef("--rate %v: want messages per second, a finite number not below 0 (0 = as fast as possible)", c.rate)
+	case c.rate > 0 && c.rate < minRate:
+		return nil, cli.Usagef("--rate %v: less than one message a day would never send; the least is %.6f (one a day)", c.rate, minRate)
 	case c.duration < 0:
 		return nil, cli.Usagef("--duration %v must not be negative", c.duration)
 	case c.frameBytes < bus.HeaderLen+64 || c.frameBytes > bus.MaxFrameLen:
@@ -131,5 +134,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	case c.strict && c.input == "":
 		return nil, cli.Usagef("--strict applies to --input only")
 	}
+	if err := cli.CheckWritable("--json", c.json); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
+
+// minRate is the lowest --rate: one message a day.
+const minRate = 1.0 / 86400

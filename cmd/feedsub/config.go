@@ -90,8 +90,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.workers < 0 || c.books < 0 {
 		return nil, cli.Usagef("--workers and --books must not be negative")
 	}
-	if c.idle < 0 || c.status < 0 || c.rejoin < 0 {
-		return nil, cli.Usagef("--idle, --status and --rejoin-after must not be negative")
+	if c.idle < 0 || c.status < 0 || c.rejoin < 0 || c.drain < 0 || c.expected < 0 {
+		return nil, cli.Usagef("--idle, --status, --rejoin-after, --drain and --expected-interval must not be negative")
+	}
+	for _, f := range []struct{ flag, path string }{{"--json", c.json}, {"--hlog", c.hlog}, {"--capture", c.capture}} {
+		if err := cli.CheckWritable(f.flag, f.path); err != nil {
+			return nil, err
+		}
 	}
 	for _, t := range c.topics {
 		if t == "" || len(t) > bus.MaxSymbolLen {

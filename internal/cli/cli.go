@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -187,4 +188,18 @@ func (a *AutoDuration) Set(v string) error {
 	}
 	a.D, a.IsSet = d, true
 	return nil
+}
+
+// CheckWritable opens path for writing (creating it if need be) and closes
+// it again, so that a run whose summary could not be written fails before
+// it starts instead of at its end. flag names the option for the error.
+func CheckWritable(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return Usagef("%s: %v", flag, err)
+	}
+	return f.Close()
 }
