@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus"
+	"github.com/feedbus/feedbus/affinity"
 	"github.com/feedbus/feedbus/bus"
 )
 
@@ -236,5 +237,73 @@ func TestSubscriberCount(t *testing.T) {
 	}
 	if len(kinds) != 2 || kinds[0] != feedbus.SessionStart || kinds[1] != feedbus.SessionEnd {
 		t.Fatalf("events %v, want session-start then session-end", kinds)
+	}
+}
+
+// tidWriter records the OS thread of every Write.
+type tidWriter struct {
+	mu   sync.Mutex
+	tids []int
+	n    int
+}
+
+func (w *tidWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tids = append(w.tids, affinity.ThreadID())
+	w.n += len(b)
+	return len(b), nil
+}
+
+// The interval's slow work (percentiles, the zlib-compressed .hlog record,
+// the status callback) runs off the receive loop's thread: the loop only
+// swaps a histogram. (It used to stall the loop 1-2 ms a second.)
+func TestStatusWorkOffTheLoop(t *testing.T) {
+	log := &tidWriter{}
+	var mu sync.Mutex
+	var statusTids []int
+	all := make(chan struct{})
+	var once sync.Once
+	lines := ipcLines(t, 1)
+	pub, sub, _ := joinedPair(t, lines, feedbus.NewBooks(), nil,
+		feedbus.WithLatencyLog(log, "test"),
+		feedbus.WithStatus(time.Millisecond, func(st feedbus.Status) {
+			mu.Lock()
+			statusTids = append(statusTids, affinity.ThreadID())
+			mu.Unlock()
+			if st.Received == 1000 {
+				once.Do(func() { close(all) })
+			}
+		}))
+	// The log's header was written by Subscribe, before the loop took its
+	// thread; count only what came after.
+	log.mu.Lock()
+	log.tids = nil
+	log.mu.Unlock()
+	for i := 0; i < 1000; i++ {
+		pub.Publish(&bus.Message{Kind: bus.KindTrade, Symbol: []byte("T"), Price: 1, Size: 1})
+	}
+	pub.Flush()
+	select {
+	case <-all:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber did not get its 1000 messages")
+	}
+	// Checked while the loop runs: once it has ended, its thread is free
+	// for any goroutine.
+	loop := sub.LoopThread()
+	log.mu.Lock()
+	mu.Lock()
+	tids := append(append([]int(nil), log.tids...), statusTids...)
+	writes := len(log.tids)
+	mu.Unlock()
+	log.mu.Unlock()
+	if loop <= 0 || writes < 2 {
+		t.Fatalf("loop thread %d, %d log writes", loop, writes)
+	}
+	for _, tid := range tids {
+		if tid == loop {
+			t.Fatalf("the latency log or the status ran on the receive loop's thread %d", loop)
+		}
 	}
 }

@@ -118,14 +118,10 @@ func (r *receiver) loop(stop <-chan struct{}) error {
 	nextStallCheck := start
 	every := r.cfg.status
 	nextTick := start.Add(every)
-	if r.cfg.hlog != nil {
-		if err := r.lat.LogTo(r.cfg.hlog, r.cfg.hlogComment, start); err != nil {
-			return err
-		}
-	}
 	defer func() {
-		if r.cfg.hlog != nil {
-			r.lat.Interval(time.Now()) // the last, partial interval
+		if w := r.s.status; w != nil { // the last, partial interval
+			now := time.Now()
+			w.hand(r.lat, r.status(now, every), now, true)
 		}
 	}()
 	for {
@@ -317,9 +313,22 @@ func (r *receiver) match(symbol []byte) bool {
 	return false
 }
 
-// tick runs once an interval: the timeline entry, the latency log and the
-// status handed to WithStatus's callback.
+// tick runs once an interval: the timeline entry here, and the status and
+// its latency handed to the status worker, which does the slow part.
 func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
+	st := r.status(now, every)
+	if len(r.timeline) < summary.MaxTimeline {
+		r.timeline = append(r.timeline, summary.Interval{T: sinceStart.Seconds(), Received: r.received - r.statusReceived, Won: st.Won})
+	}
+	if w := r.s.status; w != nil {
+		w.hand(r.lat, st, now, false)
+	}
+	r.statusReceived, r.statusFrames, r.statusHeartbeats = r.received, r.frames, r.heartbeats
+}
+
+// status is the interval's counts, without its latency, which the status
+// worker works out.
+func (r *receiver) status(now time.Time, every time.Duration) Status {
 	won := make([]uint64, len(r.lines))
 	frames := make([]uint64, len(r.lines))
 	for i := range r.lines {
@@ -327,32 +336,20 @@ func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
 		r.tickWon[i] = r.lines[i].won
 		frames[i] = r.lines[i].frames + r.lines[i].beats
 	}
-	if len(r.timeline) < summary.MaxTimeline {
-		r.timeline = append(r.timeline, summary.Interval{T: sinceStart.Seconds(), Received: r.received - r.statusReceived, Won: won})
+	st := r.tracker.Stats()
+	return Status{
+		Time:       now.UnixNano(),
+		Interval:   every.Seconds(),
+		Received:   r.received,
+		Rate:       float64(r.received-r.statusReceived) / every.Seconds(),
+		Gaps:       st.Gaps,
+		Duplicates: st.Duplicates,
+		Malformed:  r.malformed,
+		Silent:     r.frames == r.statusFrames && r.heartbeats == r.statusHeartbeats,
+		Quiet:      r.frames == r.statusFrames && r.heartbeats > r.statusHeartbeats,
+		Won:        won,
+		LineFrames: frames,
 	}
-	p := r.lat.Interval(now)
-	if r.s.statusQ != nil {
-		st := r.tracker.Stats()
-		status := Status{
-			Time:       now.UnixNano(),
-			Interval:   every.Seconds(),
-			Received:   r.received,
-			Rate:       float64(r.received-r.statusReceived) / every.Seconds(),
-			Gaps:       st.Gaps,
-			Duplicates: st.Duplicates,
-			Malformed:  r.malformed,
-			Silent:     r.frames == r.statusFrames && r.heartbeats == r.statusHeartbeats,
-			Quiet:      r.frames == r.statusFrames && r.heartbeats > r.statusHeartbeats,
-			Latency:    p,
-			Won:        won,
-			LineFrames: frames,
-		}
-		select {
-		case r.s.statusQ <- status:
-		default: // the printer is behind; the next status says it all again
-		}
-	}
-	r.statusReceived, r.statusFrames, r.statusHeartbeats = r.received, r.frames, r.heartbeats
 }
 
 func (r *receiver) summary() *Summary {

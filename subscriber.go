@@ -29,8 +29,7 @@ type Subscriber struct {
 	det     *snail.Detector
 	fan     *fanout.Fanout
 	events  *eventQueue
-	statusQ chan Status
-	statusW sync.WaitGroup
+	status  *statusWorker // nil without WithStatus or WithLatencyLog
 	r       *receiver
 
 	stop      chan struct{} // closed by Close: the loop returns
@@ -38,6 +37,7 @@ type Subscriber struct {
 	closeOnce sync.Once
 	closeErr  error
 	loopErr   error
+	helperErr error // the latency log's, reported by Close
 	tid       int
 	endpoints []string
 	lines     []bus.Endpoint
@@ -92,15 +92,13 @@ func Subscribe(endpoints []string, h Handler, opts ...SubscriberOption) (*Subscr
 	if cfg.events != nil {
 		s.events = newEventQueue(cfg.events)
 	}
-	if cfg.onStatus != nil {
-		s.statusQ = make(chan Status, 4)
-		s.statusW.Add(1)
-		go func() {
-			defer s.statusW.Done()
-			for st := range s.statusQ {
-				cfg.onStatus(st)
-			}
-		}()
+	if cfg.onStatus != nil || cfg.hlog != nil {
+		if s.status, err = newStatusWorker(&s.cfg, time.Now()); err != nil {
+			s.fan.Stop()
+			dec.Close()
+			s.events.close()
+			return nil, err
+		}
 	}
 	ready := make(chan error, 1)
 	go s.run(dec, ready)
@@ -213,7 +211,7 @@ func (s *Subscriber) Close() error {
 		close(s.stop)
 		<-s.done
 		s.shutdownHelpers(!errors.Is(s.loopErr, ErrSnail))
-		s.closeErr = s.loopErr
+		s.closeErr = errors.Join(s.loopErr, s.helperErr)
 	})
 	return s.closeErr
 }
@@ -237,9 +235,10 @@ func (s *Subscriber) shutdownHelpers(drain bool) {
 		s.r.endSessions()
 	}
 	s.events.close()
-	if s.statusQ != nil {
-		close(s.statusQ)
-		s.statusW.Wait()
+	if s.status != nil {
+		if err := s.status.close(); err != nil {
+			s.helperErr = err
+		}
 	}
 }
 

@@ -25,18 +25,18 @@ type Recorder struct {
 	interval *hdr.Histogram
 	negative uint64
 
-	log      *hdr.HistogramLogWriter // interval log, if any
-	logStart int64                   // ms since the epoch when the interval began
-	logErr   error
+	log    *IntervalLog // interval log, if any
+	logErr error
 }
 
 // New returns an empty Recorder.
 func New() *Recorder {
-	return &Recorder{
-		total:    hdr.New(lowest, highest, sigfigs),
-		interval: hdr.New(lowest, highest, sigfigs),
-	}
+	return &Recorder{total: NewHistogram(), interval: NewHistogram()}
 }
+
+// NewHistogram returns an empty histogram with a Recorder's range and
+// precision: 1 ns to 60 s, 3 significant figures.
+func NewHistogram() *hdr.Histogram { return hdr.New(lowest, highest, sigfigs) }
 
 // Record adds n messages that took d ns. A negative d means the sender's
 // clock is ahead of ours; it is counted and recorded as the lowest value.
@@ -59,27 +59,18 @@ func (r *Recorder) Record(d int64, n int64) {
 func (r *Recorder) Negative() uint64 { return r.negative }
 
 // Summary returns the cumulative percentiles.
-func (r *Recorder) Summary() Percentiles { return summarise(r.total) }
+func (r *Recorder) Summary() Percentiles { return Summarise(r.total) }
 
 // LogTo writes every interval to w as an HdrHistogram interval log (the
 // .hlog format HistogramLogAnalyzer, HdrHistogramVisualizer and
 // hdrhistogram-go's reader understand), values in ns. It writes the
 // header at once; intervals follow from the next Interval call.
 func (r *Recorder) LogTo(w io.Writer, comment string, now time.Time) error {
-	r.log = hdr.NewHistogramLogWriter(w)
-	r.logStart = now.UnixMilli()
-	r.log.SetBaseTime(r.logStart)
-	for _, err := range []error{
-		r.log.OutputLogFormatVersion(),
-		r.log.OutputComment(comment),
-		r.log.OutputStartTime(r.logStart),
-		r.log.OutputBaseTime(r.logStart),
-		r.log.OutputLegend(),
-	} {
-		if err != nil {
-			return fmt.Errorf("latency: writing log header: %w", err)
-		}
+	l, err := NewIntervalLog(w, comment, now)
+	if err != nil {
+		return err
 	}
+	r.log = l
 	return nil
 }
 
@@ -89,16 +80,59 @@ func (r *Recorder) LogErr() error { return r.logErr }
 // Interval returns the percentiles since the last call, logs the interval
 // if LogTo was called, and starts a new interval.
 func (r *Recorder) Interval(now time.Time) Percentiles {
-	p := summarise(r.interval)
+	p := Summarise(r.interval)
 	if r.log != nil && r.logErr == nil {
-		end := now.UnixMilli()
-		r.interval.SetStartTimeMs(r.logStart)
-		r.interval.SetEndTimeMs(end)
-		r.logErr = r.log.OutputIntervalHistogram(r.interval)
-		r.logStart = end
+		r.logErr = r.log.Write(r.interval, now)
 	}
 	r.interval.Reset()
 	return p
+}
+
+// SwapInterval hands over the interval histogram and starts a new interval
+// in spare, which must be empty and from NewHistogram. It costs no more
+// than swapping two pointers, so a hot loop can leave the percentiles and
+// the log of the interval to another goroutine (see Summarise and
+// IntervalLog), which then resets the histogram and may hand it back as
+// the next spare.
+func (r *Recorder) SwapInterval(spare *hdr.Histogram) *hdr.Histogram {
+	full := r.interval
+	r.interval = spare
+	return full
+}
+
+// IntervalLog writes intervals as an HdrHistogram interval log (.hlog),
+// values in ns. It is not safe for concurrent use.
+type IntervalLog struct {
+	w     *hdr.HistogramLogWriter
+	start int64 // ms since the epoch when the next interval began
+}
+
+// NewIntervalLog writes the log's header to w; intervals follow from
+// Write, the first one starting at now.
+func NewIntervalLog(w io.Writer, comment string, now time.Time) (*IntervalLog, error) {
+	l := &IntervalLog{w: hdr.NewHistogramLogWriter(w), start: now.UnixMilli()}
+	l.w.SetBaseTime(l.start)
+	for _, err := range []error{
+		l.w.OutputLogFormatVersion(),
+		l.w.OutputComment(comment),
+		l.w.OutputStartTime(l.start),
+		l.w.OutputBaseTime(l.start),
+		l.w.OutputLegend(),
+	} {
+		if err != nil {
+			return nil, fmt.Errorf("latency: writing log header: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// Write logs h as the interval from the end of the last one to end.
+func (l *IntervalLog) Write(h *hdr.Histogram, end time.Time) error {
+	e := end.UnixMilli()
+	h.SetStartTimeMs(l.start)
+	h.SetEndTimeMs(e)
+	l.start = e
+	return l.w.OutputIntervalHistogram(h)
 }
 
 // Corrected returns the cumulative percentiles corrected for coordinated
@@ -122,7 +156,7 @@ func (r *Recorder) Corrected(expectedInterval int64) Percentiles {
 			_ = c.RecordValues(missing, bar.Count)
 		}
 	}
-	return summarise(c)
+	return Summarise(c)
 }
 
 // Histogram returns the cumulative histogram, for logs and merging.
@@ -146,7 +180,8 @@ type Percentiles struct {
 	Max   float64 `json:"max"`
 }
 
-func summarise(h *hdr.Histogram) Percentiles {
+// Summarise returns h's percentiles, in µs.
+func Summarise(h *hdr.Histogram) Percentiles {
 	us := func(ns int64) float64 { return float64(ns) / 1e3 }
 	if h.TotalCount() == 0 {
 		return Percentiles{}
