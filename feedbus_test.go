@@ -298,7 +298,7 @@ func TestStatusWorkOffTheLoop(t *testing.T) {
 	writes := len(log.tids)
 	mu.Unlock()
 	log.mu.Unlock()
-	if loop <= 0 || writes < 2 {
+	if loop <= 0 || writes < 1 { // the worker logs an interval before it reports it
 		t.Fatalf("loop thread %d, %d log writes", loop, writes)
 	}
 	for _, tid := range tids {
