@@ -55,7 +55,8 @@ type book struct {
 	notionalLo uint64
 }
 
-// Books is the Handler that keeps a last-value book per symbol: best bid
+// Books is the Handler that keeps a last-value book per symbol (as the
+// workers shard them: a symbol must always come from the same Worker): best bid
 // and offer, last trade, volume, VWAP, counts. feedsub runs it; an
 // application may run it beside its own handler. Handle is safe from every
 // worker at once: each worker's symbols live in the shard of its index

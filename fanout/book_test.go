@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"strings"
@@ -152,5 +153,29 @@ func TestWriteBooks(t *testing.T) {
 	}
 	if got := strings.Count(some.String(), "\n"); got != 4 || !strings.Contains(some.String(), "... 1 more symbols") {
 		t.Errorf("limit 2:\n%s", some.String())
+	}
+}
+
+// Books keeps at most MaxSymbols books: an input that invents symbols
+// cannot grow it without bound, and what it refuses is counted.
+func TestBooksMaxSymbols(t *testing.T) {
+	bs := NewBooks()
+	bs.MaxSymbols = 3
+	for i := 0; i < 10; i++ {
+		for k := 0; k < 2; k++ { // a symbol always comes from the same worker
+			m := Message{Message: bus.Message{Kind: bus.KindTrade, Symbol: []byte(fmt.Sprintf("S%d", i)), Price: 1, Size: 1}, Seq: uint64(2*i + k + 1), Worker: i % 2}
+			bs.Handle(&m)
+		}
+	}
+	if n := bs.Len(); n != 3 {
+		t.Fatalf("%d books, want 3", n)
+	}
+	if r := bs.Refused(); r != 14 {
+		t.Fatalf("refused %d, want 14 (7 symbols, twice)", r)
+	}
+	for _, b := range bs.Snapshot() {
+		if b.Messages != 2 {
+			t.Errorf("%s: %d messages, want 2", b.Symbol, b.Messages)
+		}
 	}
 }

@@ -30,6 +30,7 @@ type config struct {
 	workOn   string
 	drain    time.Duration
 	books    int
+	maxSyms  int
 	hlog     string
 	expected time.Duration
 	spin     time.Duration
@@ -59,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
 	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
 	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
+	fs.IntVar(&c.maxSyms, "max-symbols", 100_000, "most symbols to keep last-value books for (about 250 bytes each); messages of further symbols are delivered but not booked, and counted in books_refused (0 = no limit)")
 	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
 	fs.DurationVar(&c.spin, "spin", 0, "busy-poll: after each frame keep polling the lines for this long before sleeping (e.g. 10ms); saves the receive thread's wake-up per frame at the cost of a CPU kept busy (0 = always sleep)")
 	c.snail = snail.DefaultConfig()
@@ -87,8 +89,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := c.snail.Validate(); err != nil {
 		return nil, cli.UsageError{Err: err}
 	}
-	if c.workers < 0 || c.books < 0 {
-		return nil, cli.Usagef("--workers and --books must not be negative")
+	if c.workers < 0 || c.books < 0 || c.maxSyms < 0 {
+		return nil, cli.Usagef("--workers, --books and --max-symbols must not be negative")
 	}
 	if c.idle < 0 || c.status < 0 || c.rejoin < 0 || c.drain < 0 || c.expected < 0 {
 		return nil, cli.Usagef("--idle, --status, --rejoin-after, --drain and --expected-interval must not be negative")

@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	books := feedbus.NewBooks()
+	books.MaxSymbols = c.maxSyms
 	sub, err := feedbus.Subscribe(c.lines, books, opts...)
 	if err != nil {
 		return err
@@ -116,6 +117,7 @@ wait:
 		all := books.Snapshot()
 		s.Books = all[:min(c.books, len(all))]
 	}
+	s.BooksRefused = books.Refused()
 	s.VmHWMBytes = peakRSS()
 	if c.json != "" {
 		if err := summary.WriteJSONFile(c.json, s); err != nil {

@@ -63,6 +63,9 @@ type Summary struct {
 	// SnailVerdict is the line feedsub exited with under --snail-action exit.
 	SnailVerdict string        `json:"snail_verdict,omitempty"`
 	Books        []fanout.Book `json:"books,omitempty"`
+	// BooksRefused counts messages of symbols beyond --max-symbols, which
+	// were delivered but not booked.
+	BooksRefused uint64 `json:"books_refused"`
 	// VmHWMBytes is feedsub's peak resident memory.
 	VmHWMBytes uint64 `json:"vm_hwm_bytes"`
 	// EndReason says why the subscriber stopped: count, idle or signal.
