@@ -49,10 +49,11 @@
 // Drop: a message whose queue is full is discarded and counted in
 // WorkerStats.Dropped. The drop happens on the receive loop, which must
 // not use the worker's snail probe (a probe belongs to one goroutine), so
-// Queue only bumps an atomic counter, and the worker passes the new
-// drops to its own probe (Probe.Drop) the next time it takes a message; a
-// full queue guarantees there is a next time. The verdict thus names the
-// worker that cannot keep up, at most one message's processing late.
+// each worker has a second probe, "worker <i> queue", that the receive
+// loop owns: Queue reports each drop to it as it happens (Probe.Drop). A
+// worker that hangs in its handler thus trips the snail as soon as its
+// queue overflows, naming itself; reporting through the worker's own
+// probe, at its next message, never would.
 //
 // Conflate: a message whose queue is full goes to the worker's conflation
 // slots instead, which hold the newest quote and the newest trade of each

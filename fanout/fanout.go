@@ -92,9 +92,13 @@ type worker struct {
 	body  []byte
 	wake  chan struct{} // one token: "look again"
 	conf  *conflator    // nil under Drop
-	probe *snail.Probe  // nil without a Detector
-	cpu   int           // -1 when not pinned
-	tid   int           // OS thread id when pinned, else 0
+	probe *snail.Probe  // the worker's, for its lag; nil without a Detector
+	// queue is the receive loop's probe for this worker's drops: a drop is
+	// reported as it happens, so a worker that hangs still trips the snail
+	// (its own probe would hear of the drops only at its next message).
+	queue *snail.Probe
+	cpu   int // -1 when not pinned
+	tid   int // OS thread id when pinned, else 0
 
 	_ cacheLine
 	// Written only by Dispatch (the receive loop).
@@ -130,7 +134,6 @@ type worker struct {
 	lagMax    int64 // maxLag, unpublished copy
 	waitMax   int64
 	seen      bool    // lagMax and waitMax are set
-	reported  uint64  // drops already reported to the probe
 	msg       Message // what the handler is given, reused
 	inRun     bool    // between the handler's BeginRun and EndRun
 }
@@ -203,6 +206,7 @@ func newFanout(cfg Config, hook func(worker int)) (*Fanout, error) {
 	if cfg.Detector != nil {
 		for _, w := range f.workers {
 			w.probe = cfg.Detector.Probe("worker " + strconv.Itoa(w.id))
+			w.queue = cfg.Detector.Probe("worker " + strconv.Itoa(w.id) + " queue")
 		}
 	}
 	close(start)
@@ -263,7 +267,7 @@ func (f *Fanout) Queue(m *bus.Message, seq uint64, sendTime, now int64) {
 		// overtake them. Everything goes to the slots until they are empty,
 		// and an application kind, which has no slot, is dropped.
 		if m.Kind.IsApp() {
-			w.dropped.Store(w.dropped.Load() + 1)
+			w.drop(now)
 			return
 		}
 		w.conflate(m, seq, sendTime, now)
@@ -281,11 +285,9 @@ func (f *Fanout) Queue(m *bus.Message, seq uint64, sendTime, now int64) {
 			w.conflate(m, seq, sendTime, now)
 			return
 		}
-		// The worker reports the drop to its probe when it next takes a
-		// message: a full queue means it has one to take. An application
-		// kind cannot be conflated (its body has no slot), so it is
-		// dropped under either policy.
-		w.dropped.Store(w.dropped.Load() + 1)
+		// An application kind cannot be conflated (its body has no
+		// slot), so it is dropped under either policy.
+		w.drop(now)
 		return
 	}
 	it.set(m, seq, sendTime, now)
@@ -294,6 +296,15 @@ func (f *Fanout) Queue(m *bus.Message, seq uint64, sendTime, now int64) {
 		copy(w.body[int((end-uint64(len(m.Body)))%uint64(len(w.body))):], m.Body)
 	}
 	w.stage()
+}
+
+// drop counts a message the worker's full queue refused and tells the
+// worker's queue probe at once.
+func (w *worker) drop(now int64) {
+	w.dropped.Store(w.dropped.Load() + 1)
+	if w.queue != nil {
+		w.queue.Drop(now, 1)
+	}
 }
 
 // reserveBody claims n contiguous bytes of the body ring and returns the
@@ -529,9 +540,6 @@ func (w *worker) loop() {
 		<-w.wake
 		w.sleeping.Store(false)
 	}
-	if w.probe != nil {
-		w.reportDrops(f.now())
-	}
 }
 
 // runLen is how many queued messages a worker takes per clock read and
@@ -548,7 +556,6 @@ func (w *worker) takeRun(first *item) {
 	now := w.f.now()
 	if w.probe != nil {
 		w.probe.Observe(now, first.sendTime)
-		w.reportDrops(now)
 	}
 	if w.work > 0 || w.f.hook != nil {
 		w.handle(first, now)
@@ -608,7 +615,6 @@ func (w *worker) handleSlot(s *cslot) {
 			first = b
 		}
 		w.probe.Observe(now, first.sendTime)
-		w.reportDrops(now)
 	}
 	if hasA {
 		w.handle(a, now)
@@ -662,15 +668,6 @@ func (w *worker) apply(it *item, now int64) {
 		w.bodyHead.Store(it.bodyEnd)
 	}
 	w.processed.Store(w.processed.Load() + 1)
-}
-
-// reportDrops passes the drops Dispatch counted since the last report to
-// the probe, as seen at now.
-func (w *worker) reportDrops(now int64) {
-	if d := w.dropped.Load(); d != w.reported {
-		w.probe.Drop(now, int(d-w.reported))
-		w.reported = d
-	}
 }
 
 // abandonQueued counts what Stop leaves in the queue and the slots.

@@ -214,19 +214,19 @@ func TestDropStalledWorker(t *testing.T) {
 	}
 	for _, p := range d.Stats().Probes {
 		want := uint64(0)
-		if p.Name == "worker 2" {
+		if p.Name == "worker 2 queue" { // the receive loop's probe for worker 2's drops
 			want = extra
 		}
 		if p.Drops != want {
 			t.Errorf("probe %s: %d drops, want %d", p.Name, p.Drops, want)
 		}
 	}
-	if len(d.Stats().Probes) != workers {
-		t.Errorf("%d probes, want %d", len(d.Stats().Probes), workers)
+	if len(d.Stats().Probes) != 2*workers {
+		t.Errorf("%d probes, want %d (each worker's and its queue's)", len(d.Stats().Probes), 2*workers)
 	}
 	select {
 	case v := <-d.Verdicts():
-		if v.Probe != "worker 2" || v.Kind != snail.KindGaps {
+		if v.Probe != "worker 2 queue" || v.Kind != snail.KindGaps {
 			t.Errorf("verdict %v", v)
 		}
 	default:
@@ -623,4 +623,34 @@ func TestWork(t *testing.T) {
 			t.Errorf("Work %v: processed %d", work, s.Processed)
 		}
 	}
+}
+
+// A worker that hangs in its handler trips the snail as soon as its queue
+// overflows: the receive loop reports the drops as they happen. (The
+// worker used to report them at its next message, which a hung worker
+// never takes.)
+func TestHungWorkerTripsSnail(t *testing.T) {
+	cfg := snail.DefaultConfig()
+	cfg.MaxLag = -1 // the gap (and drop) check alone
+	det, err := snail.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStall(0)
+	f := newTest(t, Config{Workers: 1, QueueLen: 4, Detector: det}, st.hook)
+	m := quote("HUNG", 1, 2, 1, 1)
+	f.Dispatch(&m, 1, 1, 1)
+	st.wait(t, 0) // the worker hangs on its first message
+	for i := 2; i <= 10; i++ {
+		f.Dispatch(&m, uint64(i), 1, int64(i))
+	}
+	select {
+	case v := <-det.Verdicts():
+		if v.Probe != "worker 0 queue" || v.Kind != snail.KindGaps {
+			t.Errorf("verdict %v, want worker 0 queue's gaps", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a hung worker's drops did not trip the snail")
+	}
+	st.unblock()
 }
