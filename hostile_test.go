@@ -31,7 +31,10 @@ func newRawLine(t *testing.T, endpoint string) *rawLine {
 
 // send sends one frame of session 7 holding trades with sequence numbers
 // first..first+n-1, or a heartbeat announcing first when n is 0.
-func (r *rawLine) send(first uint64, n int) {
+func (r *rawLine) send(first uint64, n int) { r.sendStamped(first, n, time.Now().UnixNano()) }
+
+// sendStamped is send with the given send time.
+func (r *rawLine) sendStamped(first uint64, n int, sendTime int64) {
 	r.t.Helper()
 	h := bus.Header{Session: 7, Stream: 1, FirstSeq: first}
 	if n == 0 {
@@ -43,7 +46,7 @@ func (r *rawLine) send(first uint64, n int) {
 			r.t.Fatal(err)
 		}
 	}
-	if err := r.pub.Send(r.w.Finish(time.Now().UnixNano())); err != nil {
+	if err := r.pub.Send(r.w.Finish(sendTime)); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -55,6 +58,13 @@ type rawSub struct {
 	events chan feedbus.Event
 	mu     sync.Mutex
 	frames []uint64 // per line, frames received, from the last status
+	recv   uint64   // messages delivered, from the last status
+}
+
+func (rs *rawSub) received() uint64 {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.recv
 }
 
 // subscribeRaw subscribes to lines fed by rawLines and returns once the
@@ -69,7 +79,7 @@ func subscribeRaw(t *testing.T, lines []string, opts ...feedbus.SubscriberOption
 		feedbus.WithEvents(func(e feedbus.Event) { rs.events <- e }),
 		feedbus.WithStatus(time.Millisecond, func(st feedbus.Status) {
 			rs.mu.Lock()
-			rs.frames = st.LineFrames
+			rs.frames, rs.recv = st.LineFrames, st.Received
 			rs.mu.Unlock()
 		}))...)
 	if err != nil {
@@ -175,5 +185,29 @@ func TestClockStepDeclaresNoGap(t *testing.T) {
 	rs.Close()
 	if s := rs.Summary(); s.Gaps != 0 || s.Late != 0 || s.Reordered != 1 || s.Received != 4 {
 		t.Fatalf("gaps %d late %d reordered %d received %d; want 0, 0, 1, 4", s.Gaps, s.Late, s.Reordered, s.Received)
+	}
+}
+
+// Frames stamped an hour off either way are delivered but kept out of the
+// latency and the snail's baseline, and counted: one such frame used to
+// set the minimum lag to an hour off, after which every honest frame
+// looked an hour late (or the snail tripped at once).
+func TestBadStampsKeptOut(t *testing.T) {
+	lines := ipcLines(t, 1)
+	cfg := snail.DefaultConfig()
+	cfg.MaxLag = time.Second
+	rs := subscribeRaw(t, lines, feedbus.WithSnail(cfg, false))
+	a := rs.lines[0]
+	a.sendStamped(1, 10, time.Now().Add(time.Hour).UnixNano())   // an hour ahead
+	a.sendStamped(11, 10, time.Now().Add(-time.Hour).UnixNano()) // an hour behind
+	for seq := uint64(21); seq < 121; seq += 10 {
+		a.send(seq, 10)
+	}
+	rs.waitFrames(t, func(int, uint64) bool { return rs.received() >= 120 })
+	rs.Close()
+	s := rs.Summary()
+	if s.Received != 120 || s.BadStamps != 2 || s.LatencyUS.Count != 100 || s.Snail.Trips != 0 {
+		t.Fatalf("received %d bad stamps %d latency count %d snail trips %d; want 120, 2, 100, 0",
+			s.Received, s.BadStamps, s.LatencyUS.Count, s.Snail.Trips)
 	}
 }

@@ -33,6 +33,7 @@ type receiver struct {
 	msg   bus.Message
 
 	received, filtered, skipped    uint64
+	badStamps                      uint64 // frames whose send time was implausible
 	malformed                      uint64
 	frames, heartbeats             uint64
 	lastMalformed                  error
@@ -82,8 +83,8 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 	for i := range r.lines {
 		r.lines[i] = lineState{tracker: bus.NewTracker(0), lat: latency.New(), lastFrame: now}
 	}
+	r.tracker.OnSession = r.onSession
 	if s.events != nil {
-		r.tracker.OnSession = r.onSession
 		r.tracker.OnGap = func(session uint64, stream uint32, from, to uint64) {
 			s.events.post(Event{Kind: Gap, Time: time.Now().UnixNano(), Session: session, Stream: stream, Seq: from, Count: to - from})
 		}
@@ -92,6 +93,12 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 }
 
 func (r *receiver) onSession(session uint64, stream uint32, first uint64) {
+	// A new session may come from another host, whose clock is off by
+	// another amount: the lag baseline starts again.
+	r.probe.ResetBaseline()
+	if r.s.events == nil {
+		return
+	}
 	now := time.Now().UnixNano()
 	if old, ok := r.current[stream]; ok {
 		r.s.events.post(Event{Kind: SessionEnd, Time: now, Session: old, Stream: stream})
@@ -237,7 +244,15 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 	}
 	r.frames++
 	ln.frames++
-	lat := ns - f.SendTime
+	sendTime := f.SendTime
+	lat := ns - sendTime
+	stamped := r.cfg.maxSkew <= 0 || (lat <= int64(r.cfg.maxSkew) && lat >= -int64(r.cfg.maxSkew))
+	if !stamped {
+		// A clock far off, or a forged stamp: keep it out of the latency
+		// and the snail's baseline, which it would poison for the run.
+		r.badStamps++
+		sendTime = ns
+	}
 	won := 0
 	delivered := 0
 	for {
@@ -259,15 +274,19 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 			continue
 		}
 		delivered++
-		r.fan.Queue(&r.msg, seq, f.SendTime, ns)
+		r.fan.Queue(&r.msg, seq, sendTime, ns)
 	}
 	r.fan.Flush()
-	r.probe.Observe(ns, f.SendTime)
+	if stamped {
+		r.probe.Observe(ns, sendTime)
+		ln.lat.Record(lat, int64(f.Count))
+	}
 	ln.received += uint64(f.Count)
 	ln.won += uint64(won)
-	ln.lat.Record(lat, int64(f.Count))
 	if delivered > 0 {
-		r.lat.Record(lat, int64(delivered))
+		if stamped {
+			r.lat.Record(lat, int64(delivered))
+		}
 		r.received += uint64(delivered)
 		if r.firstData.IsZero() {
 			r.firstData = now
@@ -366,6 +385,7 @@ func (r *receiver) summary() *Summary {
 		Pending:         st.Pending,
 		Filtered:        r.filtered,
 		Skipped:         r.skipped,
+		BadStamps:       r.badStamps,
 		Malformed:       r.malformed,
 		Sessions:        st.Sessions,
 		Frames:          r.frames,

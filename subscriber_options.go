@@ -38,6 +38,7 @@ type subscriberConfig struct {
 	hlog         io.Writer
 	hlogComment  string
 	wallSkew     *atomic.Int64 // tests: added to every wall-clock reading
+	maxSkew      time.Duration
 }
 
 // Subscriber defaults.
@@ -51,6 +52,10 @@ const (
 	DefaultRejoinAfter = time.Second
 	// DefaultStatusEvery is the status interval.
 	DefaultStatusEvery = time.Second
+	// DefaultMaxClockSkew is how far a frame's send time may be from the
+	// receive time before it is counted as a bad stamp and kept out of
+	// the latency and the snail.
+	DefaultMaxClockSkew = time.Minute
 )
 
 func defaultSubscriberConfig() subscriberConfig {
@@ -58,6 +63,7 @@ func defaultSubscriberConfig() subscriberConfig {
 		rejoinAfter: DefaultRejoinAfter,
 		snail:       snail.DefaultConfig(),
 		status:      DefaultStatusEvery,
+		maxSkew:     DefaultMaxClockSkew,
 		threadName:  "feedbus/recv",
 	}
 }
@@ -244,4 +250,20 @@ func WithThreadName(name string) SubscriberOption {
 // close after Close.
 func WithLatencyLog(w io.Writer, comment string) SubscriberOption {
 	return func(c *subscriberConfig) error { c.hlog, c.hlogComment = w, comment; return nil }
+}
+
+// WithMaxClockSkew sets how far a frame's send time may be from the
+// receive time (either way) before the stamp is taken as wrong: such a
+// frame's messages are delivered, with the receive time as their send
+// time, but kept out of the latency histograms and the snail, and counted
+// in bad_stamps. One frame stamped an hour off would otherwise poison the
+// snail's baseline for the rest of the run. 0 accepts any stamp.
+func WithMaxClockSkew(d time.Duration) SubscriberOption {
+	return func(c *subscriberConfig) error {
+		if d < 0 {
+			return fmt.Errorf("%w: clock skew %v is negative", ErrOption, d)
+		}
+		c.maxSkew = d
+		return nil
+	}
 }

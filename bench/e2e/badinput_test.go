@@ -69,8 +69,8 @@ func TestBadInput(t *testing.T) {
 		runBad(t, "--rate "+rate+": want messages per second", bin.feedpub, "--line", "epgm://lo;239.1.1.1:5555", "--rate", rate)
 	}
 	runBad(t, "less than one message a day would never send", bin.feedpub, "--line", "epgm://lo;239.1.1.1:5555", "--rate", "0.000001")
-	runBad(t, "--drain and --expected-interval must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--drain", "-1s")
-	runBad(t, "--drain and --expected-interval must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--expected-interval", "-1ms")
+	runBad(t, "--expected-interval and --max-clock-skew must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--drain", "-1s")
+	runBad(t, "--expected-interval and --max-clock-skew must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--expected-interval", "-1ms")
 	runBad(t, "must not be negative", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", "--gap-wait", "-1ms")
 	for _, flag := range []string{"--json", "--hlog", "--capture"} {
 		runBad(t, flag+": open /nonexistent/dir/out: no such file or directory", bin.feedsub, "--line", "epgm://lo;239.1.1.1:5555", flag, "/nonexistent/dir/out")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/cli"
@@ -31,6 +32,7 @@ type config struct {
 	drain    time.Duration
 	books    int
 	maxSyms  int
+	maxSkew  time.Duration
 	hlog     string
 	expected time.Duration
 	spin     time.Duration
@@ -60,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
 	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
 	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
+	fs.DurationVar(&c.maxSkew, "max-clock-skew", feedbus.DefaultMaxClockSkew, "a frame whose send time is further than this from the receive time has a bad stamp: its messages are delivered but kept out of the latency and the snail, and counted in bad_stamps (0 = trust every stamp)")
 	fs.IntVar(&c.maxSyms, "max-symbols", 100_000, "most symbols to keep last-value books for (about 250 bytes each); messages of further symbols are delivered but not booked, and counted in books_refused (0 = no limit)")
 	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
 	fs.DurationVar(&c.spin, "spin", 0, "busy-poll: after each frame keep polling the lines for this long before sleeping (e.g. 10ms); saves the receive thread's wake-up per frame at the cost of a CPU kept busy (0 = always sleep)")
@@ -92,8 +95,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.workers < 0 || c.books < 0 || c.maxSyms < 0 {
 		return nil, cli.Usagef("--workers, --books and --max-symbols must not be negative")
 	}
-	if c.idle < 0 || c.status < 0 || c.rejoin < 0 || c.drain < 0 || c.expected < 0 {
-		return nil, cli.Usagef("--idle, --status, --rejoin-after, --drain and --expected-interval must not be negative")
+	if c.idle < 0 || c.status < 0 || c.rejoin < 0 || c.drain < 0 || c.expected < 0 || c.maxSkew < 0 {
+		return nil, cli.Usagef("--idle, --status, --rejoin-after, --drain, --expected-interval and --max-clock-skew must not be negative")
 	}
 	for _, f := range []struct{ flag, path string }{{"--json", c.json}, {"--hlog", c.hlog}, {"--capture", c.capture}} {
 		if err := cli.CheckWritable(f.flag, f.path); err != nil {

@@ -199,6 +199,7 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 		feedbus.WithCount(c.count),
 		feedbus.WithIdle(c.idle),
 		feedbus.WithExpectedInterval(c.expected),
+		feedbus.WithMaxClockSkew(c.maxSkew),
 		feedbus.WithThreadName("feedsub/recv"),
 		feedbus.WithEvents(func(e feedbus.Event) { printEvent(stderr, e) }),
 	}

@@ -32,6 +32,10 @@ type Summary struct {
 	Pending    uint64 `json:"pending"`    // missing at the end, not yet declared
 	Filtered   uint64 `json:"filtered"`   // first copies not matching --topic
 	Skipped    uint64 `json:"skipped"`    // first copies of kinds this reader does not know (from a newer writer)
+	// BadStamps counts data frames whose send time was further from the
+	// receive time than --max-clock-skew: delivered, but kept out of the
+	// latency and the snail.
+	BadStamps  uint64 `json:"bad_stamps"`
 	Malformed  uint64 `json:"malformed"`  // frames that failed to decode
 	Sessions   uint64 `json:"sessions"`   // publisher sessions seen
 	Frames     uint64 `json:"frames"`     // data frames received, all lines
