@@ -87,8 +87,9 @@ type Status struct {
 	Latency latency.Percentiles
 	// Won is, per line, the messages it delivered first in the interval.
 	Won []uint64
-	// LineFrames is, per line, the frames of any kind (heartbeats
-	// included) received so far: a line that heartbeats is joined.
+	// LineFrames is, per line, every frame received so far, heartbeats,
+	// foreign and malformed ones included: a line that brings frames is
+	// joined.
 	LineFrames []uint64
 }
 

@@ -36,10 +36,22 @@ func (r *rawLine) send(first uint64, n int) { r.sendStamped(first, n, time.Now()
 // sendStamped is send with the given send time.
 func (r *rawLine) sendStamped(first uint64, n int, sendTime int64) {
 	r.t.Helper()
-	h := bus.Header{Session: 7, Stream: 1, FirstSeq: first}
+	flags := uint8(0)
 	if n == 0 {
-		h.Flags = bus.FlagHeartbeat
+		flags = bus.FlagHeartbeat
 	}
+	r.sendFrame(bus.Header{Flags: flags, Session: 7, Stream: 1, FirstSeq: first, SendTime: sendTime}, n)
+}
+
+// sendFrame sends a frame with header h (its send time is used as is) and
+// n trades numbered from h.FirstSeq.
+func (r *rawLine) sendFrame(h bus.Header, n int) {
+	r.t.Helper()
+	sendTime := h.SendTime
+	if sendTime == 0 {
+		sendTime = time.Now().UnixNano()
+	}
+	first := h.FirstSeq
 	r.w.Begin(&h)
 	for i := 0; i < n; i++ {
 		if err := r.w.Add(&bus.Message{Kind: bus.KindTrade, Symbol: []byte("X"), Price: int64(first) + int64(i), Size: 1}); err != nil {
@@ -209,5 +221,97 @@ func TestBadStampsKeptOut(t *testing.T) {
 	if s.Received != 120 || s.BadStamps != 2 || s.LatencyUS.Count != 100 || s.Snail.Trips != 0 {
 		t.Fatalf("received %d bad stamps %d latency count %d snail trips %d; want 120, 2, 100, 0",
 			s.Received, s.BadStamps, s.LatencyUS.Count, s.Snail.Trips)
+	}
+}
+
+// Frames of another stream are foreign: counted on their line, never
+// delivered, never in the books.
+func TestForeignStream(t *testing.T) {
+	rs := subscribeRaw(t, ipcLines(t, 1))
+	a := rs.lines[0]
+	a.send(1, 5)
+	a.sendFrame(bus.Header{Session: 9, Stream: 2, FirstSeq: 1}, 50)
+	a.send(6, 5)
+	rs.waitFrames(t, func(int, uint64) bool { return rs.received() >= 10 })
+	rs.Close()
+	s := rs.Summary()
+	if s.Received != 10 || s.Lines[0].Foreign != 1 || s.Stream != 1 || s.Sessions != 1 {
+		t.Fatalf("received %d foreign %d stream %d sessions %d; want 10, 1, 1, 1", s.Received, s.Lines[0].Foreign, s.Stream, s.Sessions)
+	}
+}
+
+// A second publisher's session on the same stream, mid-stream or fresh
+// (sequence 1), while the followed one is live, is foreign: it cannot
+// evict the real session (heartbeats with new session ids used to, and
+// the other line's copies were then delivered twice).
+func TestForeignSessionWhileLive(t *testing.T) {
+	rs := subscribeRaw(t, ipcLines(t, 2))
+	a, b := rs.lines[0], rs.lines[1]
+	seq := uint64(1)
+	for i := 0; i < 20; i++ {
+		a.send(seq, 5)
+		b.send(seq, 5)
+		for j := 0; j < 10; j++ { // forged sessions between the real frames
+			a.sendFrame(bus.Header{Flags: bus.FlagHeartbeat, Session: uint64(1000 + 10*i + j), Stream: 1, FirstSeq: uint64(1 + j%2*1000)}, 0)
+		}
+		seq += 5
+	}
+	rs.waitFrames(t, func(i int, n uint64) bool { return rs.received() >= 100 && (i != 1 || n >= 21) })
+	rs.Close()
+	s := rs.Summary()
+	if s.Received != 100 || s.Duplicates != 100 || s.Gaps != 0 || s.Sessions != 1 || s.Lines[0].Foreign != 200 || s.Restarts != 0 {
+		t.Fatalf("received %d duplicates %d gaps %d sessions %d foreign %d restarts %d; want 100, 100, 0, 1, 200, 0",
+			s.Received, s.Duplicates, s.Gaps, s.Sessions, s.Lines[0].Foreign, s.Restarts)
+	}
+}
+
+// A publisher killed and restarted at once: the new session (its first
+// heartbeat announces sequence 1) is followed after a brief silence, and
+// nothing is lost or counted twice.
+func TestQuickRestart(t *testing.T) {
+	rs := subscribeRaw(t, ipcLines(t, 1))
+	a := rs.lines[0]
+	a.send(1, 10) // session 7, then it dies without a word
+	rs.waitFrames(t, func(int, uint64) bool { return rs.received() >= 10 })
+	time.Sleep(60 * time.Millisecond) // the restart takes this long: the publisher's silence, not a wait for a condition
+	a.sendFrame(bus.Header{Flags: bus.FlagHeartbeat, Session: 8, Stream: 1, FirstSeq: 1}, 0)
+	a.sendFrame(bus.Header{Session: 8, Stream: 1, FirstSeq: 1}, 10)
+	rs.waitFrames(t, func(int, uint64) bool { return rs.received() >= 20 })
+	rs.Close()
+	if s := rs.Summary(); s.Received != 20 || s.Gaps != 0 || s.Restarts != 1 || s.Sessions != 2 || s.Lines[0].Foreign != 0 {
+		t.Fatalf("received %d gaps %d restarts %d sessions %d foreign %d; want 20, 0, 1, 2, 0", s.Received, s.Gaps, s.Restarts, s.Sessions, s.Lines[0].Foreign)
+	}
+}
+
+// After a clean end (FlagEnd), the next session is followed at once, and
+// the first messages it lost count as a gap: a restarted publisher numbers
+// from 1. (They went uncounted: tracking started wherever the new
+// session's first frame did.)
+func TestRestartCountsLostStart(t *testing.T) {
+	rs := subscribeRaw(t, ipcLines(t, 1))
+	a := rs.lines[0]
+	a.send(1, 10)
+	a.sendFrame(bus.Header{Flags: bus.FlagHeartbeat | bus.FlagEnd, Session: 7, Stream: 1, FirstSeq: 11}, 0)
+	a.sendFrame(bus.Header{Session: 8, Stream: 1, FirstSeq: 5}, 6) // 1-4 lost
+	rs.waitFrames(t, func(int, uint64) bool { return rs.received() >= 16 })
+	rs.Close()
+	if s := rs.Summary(); s.Received != 16 || s.Gaps != 4 || s.Restarts != 1 {
+		t.Fatalf("received %d gaps %d restarts %d; want 16, 4, 1", s.Received, s.Gaps, s.Restarts)
+	}
+}
+
+// A frame of the real session far ahead of it is refused as implausible:
+// it used to open a hole that swallowed the real messages as they came.
+func TestImplausibleJump(t *testing.T) {
+	rs := subscribeRaw(t, ipcLines(t, 2))
+	a, b := rs.lines[0], rs.lines[1]
+	a.send(1, 10)
+	b.sendFrame(bus.Header{Session: 7, Stream: 1, FirstSeq: 1_000_000}, 100)
+	b.sendFrame(bus.Header{Flags: bus.FlagHeartbeat, Session: 7, Stream: 1, FirstSeq: 2_000_000}, 0)
+	a.send(11, 10)
+	rs.waitFrames(t, func(i int, n uint64) bool { return rs.received() >= 20 && (i != 1 || n >= 3) })
+	rs.Close()
+	if s := rs.Summary(); s.Received != 20 || s.Gaps != 0 || s.Pending != 0 || s.Implausible != 2 {
+		t.Fatalf("received %d gaps %d pending %d implausible %d; want 20, 0, 0, 2", s.Received, s.Gaps, s.Pending, s.Implausible)
 	}
 }

@@ -248,14 +248,16 @@ func (p *Publisher) flushLocked() error {
 	return err
 }
 
-func (p *Publisher) heartbeatLocked(now time.Time) error {
+func (p *Publisher) heartbeatLocked(now time.Time) error { return p.beatLocked(now, bus.FlagHeartbeat) }
+
+func (p *Publisher) beatLocked(now time.Time, flags uint8) error {
 	if p.w.Count() > 0 {
 		// Messages are waiting: they, not a heartbeat, go out next, and a
 		// heartbeat now would announce their numbers as sent.
 		return nil
 	}
 	h := p.hdr
-	h.Flags = bus.FlagHeartbeat
+	h.Flags = flags
 	p.w.Begin(&h)
 	err := p.lines.Send(p.w.Finish(now.UnixNano()))
 	p.w.Begin(&p.hdr)
@@ -338,8 +340,9 @@ func (p *Publisher) statsLocked() PublisherStats {
 
 // Close sends the frame in progress, then keeps heartbeating for the
 // linger time so subscribers can repair the tail of the feed while PGM
-// still holds it, then closes the lines, waiting up to the linger time for
-// frames still queued. It is Shutdown with no deadline.
+// still holds it, then sends an end-of-session heartbeat (bus.FlagEnd) and
+// closes the lines, waiting up to the linger time for frames still queued.
+// It is Shutdown with no deadline.
 func (p *Publisher) Close() error { return p.Shutdown(context.Background()) }
 
 // Shutdown is Close, cut short when ctx is done: the heartbeats stop, and
@@ -383,6 +386,11 @@ func (p *Publisher) Shutdown(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// The session's last word: subscribers know nothing more will come, and
+	// follow the next session of the stream at once.
+	if eerr := p.beatLocked(time.Now(), bus.FlagHeartbeat|bus.FlagEnd); err == nil {
+		err = eerr
+	}
 	if cerr := p.lines.Close(); err == nil {
 		err = cerr
 	}

@@ -50,17 +50,23 @@ type receiver struct {
 	// start anchors the monotonic clock the trackers' timers run on: a
 	// hole's gap wait must not end because the wall clock stepped.
 	start time.Time
+
+	follow   *follower
+	joinedAt uint64 // first sequence number seen of the first session followed
 }
 
 type lineState struct {
-	tracker   *bus.Tracker // this line alone, for its own gaps
-	lat       *latency.Recorder
-	received  uint64
-	won       uint64
-	frames    uint64    // data frames
-	beats     uint64    // heartbeat frames
-	lastFrame time.Time // last frame of any kind, or the last (re)join
-	rejoins   uint64
+	tracker     *bus.Tracker // this line alone, for its own gaps
+	lat         *latency.Recorder
+	received    uint64
+	won         uint64
+	frames      uint64    // data frames
+	beats       uint64    // heartbeat frames
+	all         uint64    // every frame the line brought, good or bad
+	foreign     uint64    // frames of another stream or session, dropped
+	implausible uint64    // frames implausibly far ahead, dropped
+	lastFrame   time.Time // last frame of any kind, or the last (re)join
+	rejoins     uint64
 }
 
 func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver {
@@ -78,6 +84,10 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 		tickWon: make([]uint64, n),
 		current: map[uint32]uint64{},
 		start:   time.Now(),
+		follow:  newFollower(s.cfg.stream, s.cfg.streamSet, s.cfg.restartAfter),
+	}
+	if s.cfg.maxRate > 0 {
+		r.tracker.SetPlausible(s.cfg.maxRate, plausibleSlack)
 	}
 	now := r.start
 	for i := range r.lines {
@@ -115,6 +125,11 @@ func (r *receiver) endSessions() {
 	}
 	clear(r.current)
 }
+
+// plausibleSlack is how far ahead of the next expected number a frame may
+// start at once, whatever the rate: room for a batch of frames lost
+// together.
+const plausibleSlack = 1 << 16
 
 // pollEvery bounds how long the loop waits for a frame before it looks at
 // the clock, the stop channel and the idle limit.
@@ -223,6 +238,7 @@ func (r *receiver) rejoinStalled(now time.Time) {
 // dispatch. It allocates nothing for a good frame.
 func (r *receiver) handle(b []byte, line int, now time.Time) {
 	ns, mono := r.wall(now), r.mono(now)
+	r.lines[line].all++
 	if r.cfg.capture != nil {
 		r.cfg.capture.Record(line, ns, b)
 	}
@@ -233,8 +249,24 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 	}
 	f := &r.frame
 	ln := &r.lines[line]
+	switch r.follow.admit(&f.Header, mono) {
+	case foreign:
+		ln.foreign++
+		return
+	case newSession:
+		if r.follow.restarts > 0 {
+			// A restarted publisher numbers from 1: what its first frame
+			// here does not hold went missing, and counts as a gap.
+			r.tracker.Expect(f.Session, f.Stream, 1, mono)
+		} else if r.joinedAt == 0 {
+			r.joinedAt = f.FirstSeq
+		}
+	}
+	if !r.tracker.Begin(&f.Header, mono) {
+		ln.implausible++
+		return
+	}
 	ln.lastFrame = now
-	r.tracker.Begin(&f.Header, mono)
 	ln.tracker.Begin(&f.Header, mono)
 	if f.Heartbeat() {
 		r.heartbeats++
@@ -353,7 +385,7 @@ func (r *receiver) status(now time.Time, every time.Duration) Status {
 	for i := range r.lines {
 		won[i] = r.lines[i].won - r.tickWon[i]
 		r.tickWon[i] = r.lines[i].won
-		frames[i] = r.lines[i].frames + r.lines[i].beats
+		frames[i] = r.lines[i].all
 	}
 	st := r.tracker.Stats()
 	return Status{
@@ -386,6 +418,8 @@ func (r *receiver) summary() *Summary {
 		Filtered:        r.filtered,
 		Skipped:         r.skipped,
 		BadStamps:       r.badStamps,
+		Implausible:     st.Implausible,
+		Restarts:        r.follow.restarts,
 		Malformed:       r.malformed,
 		Sessions:        st.Sessions,
 		Frames:          r.frames,
@@ -416,6 +450,12 @@ func (r *receiver) summary() *Summary {
 	if r.lastMalformed != nil {
 		s.LastMalformed = r.lastMalformed.Error()
 	}
+	if r.follow.streamSet {
+		s.Stream = r.follow.stream
+	}
+	if r.joinedAt > 1 {
+		s.JoinedAfter = r.joinedAt - 1
+	}
 	if !r.firstData.IsZero() {
 		s.ElapsedS = r.lastData.Sub(r.firstData).Seconds()
 		if s.ElapsedS > 0 {
@@ -432,6 +472,7 @@ func (r *receiver) summary() *Summary {
 			Gaps:      ln.tracker.Stats().Gaps,
 			Frames:    ln.frames,
 			Rejoins:   ln.rejoins,
+			Foreign:   ln.foreign,
 			LatencyUS: ln.lat.Summary(),
 		})
 	}

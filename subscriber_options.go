@@ -39,6 +39,10 @@ type subscriberConfig struct {
 	hlogComment  string
 	wallSkew     *atomic.Int64 // tests: added to every wall-clock reading
 	maxSkew      time.Duration
+	stream       uint32
+	streamSet    bool
+	restartAfter time.Duration
+	maxRate      float64
 }
 
 // Subscriber defaults.
@@ -52,6 +56,10 @@ const (
 	DefaultRejoinAfter = time.Second
 	// DefaultStatusEvery is the status interval.
 	DefaultStatusEvery = time.Second
+	// DefaultMaxRate is the fastest a feed is taken to run when judging a
+	// sequence jump: a frame further ahead than this rate allows since the
+	// session's last frame (plus 65,536) is refused as implausible.
+	DefaultMaxRate = 10_000_000
 	// DefaultMaxClockSkew is how far a frame's send time may be from the
 	// receive time before it is counted as a bad stamp and kept out of
 	// the latency and the snail.
@@ -60,11 +68,13 @@ const (
 
 func defaultSubscriberConfig() subscriberConfig {
 	return subscriberConfig{
-		rejoinAfter: DefaultRejoinAfter,
-		snail:       snail.DefaultConfig(),
-		status:      DefaultStatusEvery,
-		maxSkew:     DefaultMaxClockSkew,
-		threadName:  "feedbus/recv",
+		rejoinAfter:  DefaultRejoinAfter,
+		snail:        snail.DefaultConfig(),
+		status:       DefaultStatusEvery,
+		maxSkew:      DefaultMaxClockSkew,
+		restartAfter: DefaultRestartAfter,
+		maxRate:      DefaultMaxRate,
+		threadName:   "feedbus/recv",
 	}
 }
 
@@ -264,6 +274,43 @@ func WithMaxClockSkew(d time.Duration) SubscriberOption {
 			return fmt.Errorf("%w: clock skew %v is negative", ErrOption, d)
 		}
 		c.maxSkew = d
+		return nil
+	}
+}
+
+// WithFollowStream follows stream id only (default: the first stream heard).
+// Frames of any other stream are foreign: counted per line, never
+// delivered.
+func WithFollowStream(id uint32) SubscriberOption {
+	return func(c *subscriberConfig) error { c.stream, c.streamSet = id, true; return nil }
+}
+
+// WithRestartAfter sets how long the followed session must be silent
+// before a new session of its stream is taken as its publisher's restart
+// (default DefaultRestartAfter). A new session that starts at sequence
+// number 1 is taken after 50 ms of silence; one that follows a clean end
+// at once. Until then a new session's frames are foreign.
+func WithRestartAfter(d time.Duration) SubscriberOption {
+	return func(c *subscriberConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: restart-after %v must be positive", ErrOption, d)
+		}
+		c.restartAfter = d
+		return nil
+	}
+}
+
+// WithMaxRate sets the fastest rate, in messages per second, at which the
+// followed feed can plausibly move on (default DefaultMaxRate): a frame
+// that starts further ahead of the next expected number than that rate
+// allows since the session's last frame, plus 65,536, is refused and
+// counted as implausible. 0 accepts any jump.
+func WithMaxRate(msgsPerSecond float64) SubscriberOption {
+	return func(c *subscriberConfig) error {
+		if msgsPerSecond < 0 || msgsPerSecond != msgsPerSecond {
+			return fmt.Errorf("%w: max rate %v", ErrOption, msgsPerSecond)
+		}
+		c.maxRate = msgsPerSecond
 		return nil
 	}
 }

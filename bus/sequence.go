@@ -25,6 +25,8 @@ type Tracker struct {
 	OnGap func(session uint64, stream uint32, from, to uint64)
 
 	wait     int64
+	maxRate  float64 // messages per second a session can plausibly jump ahead; 0: any
+	slack    uint64  // and this many messages on top
 	sessions []session
 	cur      *session
 	pending  int // holes not yet declared, across sessions
@@ -42,6 +44,8 @@ type SeqStats struct {
 	Gaps       uint64 // declared missing and never filled
 	GapEvents  uint64 // holes declared
 	Pending    uint64 // missing, not yet declared
+	// Implausible counts frames refused (see SetPlausible), in frames.
+	Implausible uint64
 }
 
 const (
@@ -69,19 +73,45 @@ func NewTracker(gapWait time.Duration) *Tracker {
 	return &Tracker{wait: int64(gapWait), sessions: make([]session, 0, maxSessions)}
 }
 
+// SetPlausible bounds how far ahead of the next expected number a frame
+// may start: slack messages plus maxRate a second since the session's last
+// frame. A frame beyond that is refused by Begin and counted as
+// implausible: a forged frame far ahead would otherwise open holes that
+// swallow the real messages as they come. maxRate 0 accepts any jump.
+func (t *Tracker) SetPlausible(maxRate float64, slack uint64) { t.maxRate, t.slack = maxRate, slack }
+
+// Expect makes the tracker expect message next as the first of a session
+// it has not seen yet: a subscriber that knows a publisher restarted, and
+// so numbers from 1, counts the new session's lost first messages as a gap
+// instead of joining it where its first frame happens to start.
+func (t *Tracker) Expect(session uint64, stream uint32, next uint64, now int64) {
+	h := Header{Session: session, Stream: stream, FirstSeq: next}
+	t.cur = t.session(&h, now)
+}
+
 // Begin starts a frame: it selects the frame's session, and for a
 // heartbeat notes that every message before h.FirstSeq should have come.
-func (t *Tracker) Begin(h *Header, now int64) {
+// It reports false, and the caller must skip the frame, when the frame is
+// implausibly far ahead (see SetPlausible).
+func (t *Tracker) Begin(h *Header, now int64) bool {
 	c := t.cur
 	if c == nil || c.id != h.Session || c.stream != h.Stream {
 		c = t.session(h, now)
 		t.cur = c
+	}
+	if t.maxRate > 0 && h.FirstSeq > c.next {
+		allowed := float64(t.slack) + t.maxRate*float64(max(now-c.lastSeen, 0))/1e9
+		if float64(h.FirstSeq-c.next) > allowed {
+			t.stats.Implausible++
+			return false
+		}
 	}
 	c.lastSeen = now
 	if h.Heartbeat() && h.FirstSeq > c.next {
 		t.addHole(c, c.next, h.FirstSeq, now)
 		c.next = h.FirstSeq
 	}
+	return true
 }
 
 // Admit reports whether seq, from the frame passed to Begin, is the first

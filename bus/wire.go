@@ -48,10 +48,26 @@ const (
 	// flagCodecMask selects the body codec (bits 1-3): 0 none, 1 S2, 2 zstd
 	// (see Codec); 3-7 are reserved.
 	flagCodecMask uint8 = 0x7 << 1
-	// flagsKnown are the bits a version 1 or 2 reader understands; any other
+	// FlagEnd marks the end of a session: a heartbeat (FlagHeartbeat, no
+	// messages) that a publisher sends when it closes cleanly, as MoldUDP64
+	// does. Its FirstSeq is one past the session's last message, so a
+	// subscriber still sees a tail gap, and knows no more will come.
+	FlagEnd uint8 = 1 << 4
+	// FlagAuth marks an authenticated frame: the last AuthTrailerLen bytes
+	// are an auth trailer (a key id and a MAC over every byte before the
+	// MAC), not body. Package auth writes and checks the trailer; Decode
+	// only sets it aside. Only a signer sets this bit: AppendHeader clears
+	// it, so a re-encoded header never claims a trailer it lacks. A reader
+	// that predates the flag rejects the frame (ErrFlags).
+	FlagAuth uint8 = 1 << 5
+	// flagsKnown are the bits a version 2 reader understands; any other
 	// bit set is rejected so a frame is never half understood.
-	flagsKnown = FlagHeartbeat | flagCodecMask
+	flagsKnown = FlagHeartbeat | flagCodecMask | FlagEnd | FlagAuth
 )
+
+// AuthTrailerLen is the length of the auth trailer that ends a frame with
+// FlagAuth: a key id (u32) and a 16-byte tag. See docs/wire.md §12.
+const AuthTrailerLen = 4 + 16
 
 // Kind is the type of a market message.
 type Kind uint8
@@ -109,6 +125,14 @@ type Header struct {
 // Heartbeat reports whether the frame is a heartbeat.
 func (h *Header) Heartbeat() bool { return h.Flags&FlagHeartbeat != 0 }
 
+// End reports whether the frame ends its session (see FlagEnd).
+func (h *Header) End() bool { return h.Flags&FlagEnd != 0 }
+
+// Authenticated reports whether the frame carries an auth trailer (see
+// FlagAuth). It says nothing about whether the trailer is good: only a
+// verifier with the key can tell.
+func (h *Header) Authenticated() bool { return h.Flags&FlagAuth != 0 }
+
 // Message is one market message. Prices are fixed point, in units of 1e-8.
 // When decoded, Symbol aliases the frame's buffer: copy it to keep it.
 type Message struct {
@@ -162,10 +186,11 @@ func (m *Message) EncodedLen() int {
 }
 
 // AppendHeader appends h's encoding to dst. Version and header length are
-// always written as this package's.
+// always written as this package's. FlagAuth is never written: a frame
+// gets it together with its trailer, from a signer (package auth).
 func AppendHeader(dst []byte, h *Header) []byte {
 	dst = append(dst, Magic...)
-	dst = append(dst, Version, h.Flags)
+	dst = append(dst, Version, h.Flags&^FlagAuth)
 	dst = binary.LittleEndian.AppendUint16(dst, HeaderLen)
 	dst = binary.LittleEndian.AppendUint64(dst, h.Session)
 	dst = binary.LittleEndian.AppendUint32(dst, h.Stream)
@@ -267,7 +292,13 @@ func Decode(b []byte, f *Frame) error {
 	if h.FirstSeq+uint64(h.Count) < h.FirstSeq {
 		return fmt.Errorf("%w: sequence %d+%d overflows", ErrHeader, h.FirstSeq, h.Count)
 	}
-	body := b[hlen:]
+	body, _, err := splitAuth(b, hlen)
+	if err != nil {
+		return err
+	}
+	if h.End() && !h.Heartbeat() {
+		return fmt.Errorf("%w: end of session on a data frame", ErrHeader)
+	}
 	if h.Heartbeat() {
 		if h.Count != 0 || len(body) != 0 {
 			return fmt.Errorf("%w: heartbeat with %d messages and %d body bytes", ErrHeader, h.Count, len(body))
@@ -293,6 +324,25 @@ func Decode(b []byte, f *Frame) error {
 	f.body = body
 	f.next = h.FirstSeq
 	return nil
+}
+
+// splitAuth splits frame b, whose header is hlen bytes long (already
+// checked: HeaderLen <= hlen <= len(b)), into its body and its auth
+// trailer. Without FlagAuth the body is everything after the header and
+// the trailer is empty. With it, the trailer is the last AuthTrailerLen
+// bytes, and a frame too short to hold one is ErrTruncated. The body is
+// as on the wire: compressed if the codec bits say so. Decoder.Decode
+// inflates only the body and puts the trailer back after it.
+func splitAuth(b []byte, hlen int) (body, trailer []byte, err error) {
+	if b[5]&FlagAuth == 0 {
+		return b[hlen:], nil, nil
+	}
+	if len(b)-hlen < AuthTrailerLen {
+		return nil, nil, fmt.Errorf("%w: authenticated frame with %d bytes after its %d-byte header, the auth trailer needs %d",
+			ErrTruncated, len(b)-hlen, hlen, AuthTrailerLen)
+	}
+	end := len(b) - AuthTrailerLen
+	return b[hlen:end:end], b[end:], nil
 }
 
 // checkMessage validates the message at the start of b and returns its length.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/feedbus/feedbus"
@@ -33,6 +34,9 @@ type config struct {
 	books    int
 	maxSyms  int
 	maxSkew  time.Duration
+	stream   int64
+	restart  time.Duration
+	maxRate  float64
 	hlog     string
 	expected time.Duration
 	spin     time.Duration
@@ -62,6 +66,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
 	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
 	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
+	fs.Int64Var(&c.stream, "stream", -1, "follow this stream id only (default: the first stream heard, named in the output); frames of other streams are counted as foreign")
+	fs.DurationVar(&c.restart, "restart-after", feedbus.DefaultRestartAfter, "how long the followed publisher session must be silent before a new session of its stream is taken as its restart (one that starts at sequence 1: after 50ms; one after a clean end: at once); until then it is foreign")
+	fs.Float64Var(&c.maxRate, "max-rate", feedbus.DefaultMaxRate, "fastest plausible feed, msg/s: a frame further ahead of the followed session than this rate allows since its last frame (plus 65536) is refused and counted as implausible (0 = any jump)")
 	fs.DurationVar(&c.maxSkew, "max-clock-skew", feedbus.DefaultMaxClockSkew, "a frame whose send time is further than this from the receive time has a bad stamp: its messages are delivered but kept out of the latency and the snail, and counted in bad_stamps (0 = trust every stamp)")
 	fs.IntVar(&c.maxSyms, "max-symbols", 100_000, "most symbols to keep last-value books for (about 250 bytes each); messages of further symbols are delivered but not booked, and counted in books_refused (0 = no limit)")
 	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
@@ -97,6 +104,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.idle < 0 || c.status < 0 || c.rejoin < 0 || c.drain < 0 || c.expected < 0 || c.maxSkew < 0 {
 		return nil, cli.Usagef("--idle, --status, --rejoin-after, --drain, --expected-interval and --max-clock-skew must not be negative")
+	}
+	switch {
+	case c.stream < -1 || c.stream > 1<<32-1:
+		return nil, cli.Usagef("--stream %d: want a stream id of 0 to 4294967295", c.stream)
+	case c.restart <= 0:
+		return nil, cli.Usagef("--restart-after %v must be positive", c.restart)
+	case c.maxRate < 0 || math.IsNaN(c.maxRate):
+		return nil, cli.Usagef("--max-rate %v: want messages per second, or 0 for any jump", c.maxRate)
 	}
 	for _, f := range []struct{ flag, path string }{{"--json", c.json}, {"--hlog", c.hlog}, {"--capture", c.capture}} {
 		if err := cli.CheckWritable(f.flag, f.path); err != nil {

@@ -200,6 +200,8 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 		feedbus.WithIdle(c.idle),
 		feedbus.WithExpectedInterval(c.expected),
 		feedbus.WithMaxClockSkew(c.maxSkew),
+		feedbus.WithRestartAfter(c.restart),
+		feedbus.WithMaxRate(c.maxRate),
 		feedbus.WithThreadName("feedsub/recv"),
 		feedbus.WithEvents(func(e feedbus.Event) { printEvent(stderr, e) }),
 	}
@@ -214,6 +216,9 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 	}))
 	if c.workers > 0 {
 		opts = append(opts, feedbus.WithWorkers(c.workers))
+	}
+	if c.stream >= 0 {
+		opts = append(opts, feedbus.WithFollowStream(uint32(c.stream)))
 	}
 	if c.work > 0 || c.workOn != "" {
 		workOn, err := parseWorkOn(c.workOn, c.workers, len(pins))

@@ -35,11 +35,25 @@ type Summary struct {
 	// BadStamps counts data frames whose send time was further from the
 	// receive time than --max-clock-skew: delivered, but kept out of the
 	// latency and the snail.
-	BadStamps  uint64 `json:"bad_stamps"`
-	Malformed  uint64 `json:"malformed"`  // frames that failed to decode
-	Sessions   uint64 `json:"sessions"`   // publisher sessions seen
-	Frames     uint64 `json:"frames"`     // data frames received, all lines
-	Heartbeats uint64 `json:"heartbeats"` // heartbeat frames received, all lines
+	BadStamps uint64 `json:"bad_stamps"`
+	// Stream is the stream followed. Foreign frames (another stream, or a
+	// session that is not the followed one nor a restart of it) are
+	// counted per line in Lines[].Foreign and never delivered.
+	Stream uint32 `json:"stream"`
+	// Restarts counts publisher restarts followed (new sessions that
+	// replaced the followed one).
+	Restarts uint64 `json:"restarts"`
+	// Implausible counts frames refused for starting implausibly far
+	// ahead of the followed session (WithMaxRate), in frames.
+	Implausible uint64 `json:"implausible"`
+	// JoinedAfter is how many messages of the first session followed came
+	// before the first one this subscriber saw (it joined late, or missed
+	// the start): not a gap, but not received either.
+	JoinedAfter uint64 `json:"joined_after"`
+	Malformed   uint64 `json:"malformed"`  // frames that failed to decode
+	Sessions    uint64 `json:"sessions"`   // publisher sessions seen
+	Frames      uint64 `json:"frames"`     // data frames received, all lines
+	Heartbeats  uint64 `json:"heartbeats"` // heartbeat frames received, all lines
 	// NegativeLatency counts messages whose send time was after their
 	// receive time: the clocks of the two hosts disagree.
 	NegativeLatency uint64 `json:"negative_latency"`
@@ -97,6 +111,7 @@ type Line struct {
 	Gaps      uint64              `json:"gaps"`     // messages this line missed
 	Frames    uint64              `json:"frames"`
 	Rejoins   uint64              `json:"rejoins"` // times the line was rejoined after going silent
+	Foreign   uint64              `json:"foreign"` // frames of another stream or session, dropped
 	LatencyUS latency.Percentiles `json:"latency_us"`
 }
 
@@ -138,7 +153,18 @@ func WriteTable(w io.Writer, s *Summary) error {
 	} else {
 		fmt.Fprintf(tw, "  malformed\t%d frames\n", s.Malformed)
 	}
-	fmt.Fprintf(tw, "  sessions\t%d\n", s.Sessions)
+	fmt.Fprintf(tw, "  sessions\t%d of stream %d (%d restarts)\n", s.Sessions, s.Stream, s.Restarts)
+	if s.JoinedAfter > 0 {
+		fmt.Fprintf(tw, "  joined\tafter %d messages of the first session (before this subscriber heard it)\n", s.JoinedAfter)
+	}
+	var foreign uint64
+	for _, ln := range s.Lines {
+		foreign += ln.Foreign
+	}
+	if foreign+s.Implausible+s.BadStamps+s.Skipped+s.BooksRefused > 0 {
+		fmt.Fprintf(tw, "  refused\t%d foreign frames, %d implausible frames, %d bad stamps, %d messages of unknown kinds, %d messages not booked (--max-symbols)\n",
+			foreign, s.Implausible, s.BadStamps, s.Skipped, s.BooksRefused)
+	}
 	fmt.Fprintf(tw, "  frames\t%d data, %d heartbeats\n", s.Frames, s.Heartbeats)
 	if s.Filtered > 0 {
 		fmt.Fprintf(tw, "  filtered\t%d (not matching --topic)\n", s.Filtered)
@@ -177,10 +203,10 @@ func WriteTable(w io.Writer, s *Summary) error {
 		return nil
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  line\tendpoint\treceived\twon\tgaps\trejoins\tp50\tp99\n")
+	fmt.Fprintf(tw, "  line\tendpoint\treceived\twon\tgaps\trejoins\tforeign\tp50\tp99\n")
 	for _, ln := range s.Lines {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n",
-			ln.Name, ln.Endpoint, ln.Received, ln.Won, ln.Gaps, ln.Rejoins, f(ln.LatencyUS.P50), f(ln.LatencyUS.P99))
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n",
+			ln.Name, ln.Endpoint, ln.Received, ln.Won, ln.Gaps, ln.Rejoins, ln.Foreign, f(ln.LatencyUS.P50), f(ln.LatencyUS.P99))
 	}
 	return tw.Flush()
 }
