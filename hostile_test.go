@@ -315,3 +315,27 @@ func TestImplausibleJump(t *testing.T) {
 		t.Fatalf("received %d gaps %d pending %d implausible %d; want 20, 0, 0, 2", s.Received, s.Gaps, s.Pending, s.Implausible)
 	}
 }
+
+// A real feed that jumps far ahead (its publisher dropped millions, a line
+// was down) is followed once its frames have come alone for 200 ms: the
+// jump is then a gap, and the subscriber is never stuck behind it.
+func TestRealJumpResyncs(t *testing.T) {
+	rs := subscribeRaw(t, ipcLines(t, 1))
+	a := rs.lines[0]
+	a.send(1, 10)
+	seq := uint64(50_000_000)
+	deadline := time.Now().Add(10 * time.Second)
+	for rs.received() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber never followed the jump")
+		}
+		a.sendFrame(bus.Header{Session: 7, Stream: 1, FirstSeq: seq}, 10)
+		seq += 10
+		time.Sleep(10 * time.Millisecond) // the feed's pace
+	}
+	rs.Close()
+	s := rs.Summary()
+	if s.Implausible == 0 || s.Gaps < 50_000_000-11 {
+		t.Fatalf("implausible %d gaps %d; want some refused, then the jump counted as a gap", s.Implausible, s.Gaps)
+	}
+}

@@ -87,7 +87,7 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 		follow:  newFollower(s.cfg.stream, s.cfg.streamSet, s.cfg.restartAfter),
 	}
 	if s.cfg.maxRate > 0 {
-		r.tracker.SetPlausible(s.cfg.maxRate, plausibleSlack)
+		r.tracker.SetPlausible(s.cfg.maxRate, plausibleSlack, plausibleResync)
 	}
 	now := r.start
 	for i := range r.lines {
@@ -130,6 +130,13 @@ func (r *receiver) endSessions() {
 // start at once, whatever the rate: room for a batch of frames lost
 // together.
 const plausibleSlack = 1 << 16
+
+// plausibleResync is how long frames of the followed session may be
+// refused as implausible, with none accepted in between, before the
+// tracker follows them: a real feed that jumped (its publisher dropped
+// frames, a line was down) resumes, while forged frames among a live
+// feed's never get that far.
+const plausibleResync = 200 * time.Millisecond
 
 // pollEvery bounds how long the loop waits for a frame before it looks at
 // the clock, the stop channel and the idle limit.

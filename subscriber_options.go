@@ -59,7 +59,7 @@ const (
 	// DefaultMaxRate is the fastest a feed is taken to run when judging a
 	// sequence jump: a frame further ahead than this rate allows since the
 	// session's last frame (plus 65,536) is refused as implausible.
-	DefaultMaxRate = 10_000_000
+	DefaultMaxRate = 100_000_000
 	// DefaultMaxClockSkew is how far a frame's send time may be from the
 	// receive time before it is counted as a bad stamp and kept out of
 	// the latency and the snail.
@@ -304,7 +304,8 @@ func WithRestartAfter(d time.Duration) SubscriberOption {
 // followed feed can plausibly move on (default DefaultMaxRate): a frame
 // that starts further ahead of the next expected number than that rate
 // allows since the session's last frame, plus 65,536, is refused and
-// counted as implausible. 0 accepts any jump.
+// counted as implausible, until such frames have come alone for 200 ms. 0
+// accepts any jump.
 func WithMaxRate(msgsPerSecond float64) SubscriberOption {
 	return func(c *subscriberConfig) error {
 		if msgsPerSecond < 0 || msgsPerSecond != msgsPerSecond {

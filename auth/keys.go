@@ -83,13 +83,14 @@ func ParseKeys(name string, data []byte) (*Keys, error) {
 	var f keyFile
 	md, err := toml.Decode(string(data), &f)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			// Error(), unlike ErrorWithPosition, is one line and does not
-			// quote the input, which holds secrets.
-			return nil, fmt.Errorf("%w: %s: %s", ErrKeyFile, name, pe.Error())
+		// A ParseError's Error(), unlike its ErrorWithPosition, is one line
+		// and does not quote the input, which holds secrets; so are the
+		// decoder's type errors.
+		msg := oneLine(err.Error())
+		if strings.Contains(msg, `(last key "key")`) && strings.Contains(msg, "incompatible types") {
+			msg += "; write each key as [[key]], with two brackets"
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrKeyFile, name, oneLine(err.Error()))
+		return nil, fmt.Errorf("%w: %s: %s", ErrKeyFile, name, msg)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		names := make([]string, len(und))

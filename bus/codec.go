@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/klauspost/compress/dict"
@@ -316,9 +315,10 @@ func (d *Decoder) Decode(b []byte, f *Frame) error {
 		// than grow it.
 		var dec []byte
 		dec, err = d.zr.DecodeAll(body, out[:hlen:size+zstdSlack])
+		// Sizes and window passed the checks above, so any error is the
+		// data's (ErrDecoderSizeExceeded: it would overrun its declared
+		// size).
 		switch {
-		case errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded):
-			return fmt.Errorf("%w: zstd body inflates past its declared %d bytes", ErrTooLarge, n)
 		case err == nil && len(dec) != size:
 			err = fmt.Errorf("%d bytes decoded, %d declared", len(dec)-hlen, n)
 		case err == nil && &dec[0] != &out[0]:

@@ -147,15 +147,37 @@ func TestCodecNoAllocs(t *testing.T) {
 		t.Skip("allocation counts are checked without -race")
 	}
 	frames := feedFrames(t, 50)
-	for _, codec := range []Codec{CodecS2, CodecZstd} {
-		comp, _ := NewCompressor(codec, nil)
-		dec, _ := NewDecoder()
+	dictionary, err := TrainDictionary(frames, 8<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		codec Codec
+		dict  []byte
+		auth  bool // with an auth trailer, which the Decoder carries past the codec
+	}{
+		{"s2", CodecS2, nil, false}, {"zstd", CodecZstd, nil, false}, {"zstd+dict", CodecZstd, dictionary, false},
+		{"s2+auth", CodecS2, nil, true}, {"zstd+auth", CodecZstd, nil, true},
+	} {
+		comp, _ := NewCompressor(c.codec, c.dict)
+		var dicts [][]byte
+		if c.dict != nil {
+			dicts = append(dicts, c.dict)
+		}
+		dec, _ := NewDecoder(dicts...)
 		var f Frame
 		var m Message
+		var signed []byte
 		i := 0
 		run := func() {
 			z := comp.Compress(frames[i%len(frames)])
 			i++
+			if c.auth {
+				signed = append(append(signed[:0], z...), make([]byte, AuthTrailerLen)...)
+				signed[5] |= FlagAuth
+				z = signed
+			}
 			if err := dec.Decode(z, &f); err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +191,7 @@ func TestCodecNoAllocs(t *testing.T) {
 			run()
 		}
 		if n := testing.AllocsPerRun(200, run); n != 0 {
-			t.Errorf("%v: compress+decode allocates %.1f times per frame after warm-up", codec, n)
+			t.Errorf("%s: compress+decode allocates %.1f times per frame after warm-up", c.name, n)
 		}
 		dec.Close()
 	}
@@ -184,6 +206,18 @@ func FuzzDecoder(f *testing.F) {
 		f.Add(bytes.Clone(s2c.Compress(fr)))
 		f.Add(bytes.Clone(zc.Compress(fr)))
 	}
+	// Bombs: S2 and zstd of zeros, under and over the size limit.
+	hdr := AppendHeader(nil, &Header{Session: 1, FirstSeq: 1, Count: 1})
+	zenc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	for _, n := range []int{4 << 10, MaxFrameLen - HeaderLen, MaxFrameLen} {
+		b := append(bytes.Clone(hdr), s2.Encode(nil, make([]byte, n))...)
+		b[5] |= uint8(CodecS2) << 1
+		f.Add(b)
+		b = zenc.EncodeAll(make([]byte, n), bytes.Clone(hdr))
+		b[5] |= uint8(CodecZstd) << 1
+		f.Add(b)
+	}
+	zenc.Close()
 	dec, err := NewDecoder()
 	if err != nil {
 		f.Fatal(err)
@@ -195,6 +229,17 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("error %v is not ErrMalformed", err)
 			}
 			return
+		}
+		if codecOf(b[5]) != CodecNone {
+			// Nothing inflated past the ratio cap.
+			hlen := int(b[6]) | int(b[7])<<8
+			wire := len(b) - hlen
+			if fr.Authenticated() {
+				wire -= AuthTrailerLen
+			}
+			if float64(len(fr.body)) > DefaultMaxRatio*float64(wire) {
+				t.Fatalf("a %d-byte body inflated to %d bytes, over the ratio cap", wire, len(fr.body))
+			}
 		}
 		var m Message
 		n := uint32(0)

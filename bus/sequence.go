@@ -27,6 +27,7 @@ type Tracker struct {
 	wait     int64
 	maxRate  float64 // messages per second a session can plausibly jump ahead; 0: any
 	slack    uint64  // and this many messages on top
+	resync   int64   // refusing this long with nothing plausible in between accepts the jump
 	sessions []session
 	cur      *session
 	pending  int // holes not yet declared, across sessions
@@ -58,6 +59,7 @@ type session struct {
 	stream   uint32
 	next     uint64 // next sequence number expected
 	lastSeen int64
+	refusing int64 // when the current run of implausible frames began; 0: none
 	holes    []hole
 }
 
@@ -77,8 +79,14 @@ func NewTracker(gapWait time.Duration) *Tracker {
 // may start: slack messages plus maxRate a second since the session's last
 // frame. A frame beyond that is refused by Begin and counted as
 // implausible: a forged frame far ahead would otherwise open holes that
-// swallow the real messages as they come. maxRate 0 accepts any jump.
-func (t *Tracker) SetPlausible(maxRate float64, slack uint64) { t.maxRate, t.slack = maxRate, slack }
+// swallow the real messages as they come. Only while plausible frames keep
+// coming, though: once frames have been refused for resync with none
+// accepted in between, the session really has moved on (its publisher
+// dropped, a line was down), and the next frame is accepted, its hole
+// becoming a gap like any other. maxRate 0 accepts any jump.
+func (t *Tracker) SetPlausible(maxRate float64, slack uint64, resync time.Duration) {
+	t.maxRate, t.slack, t.resync = maxRate, slack, int64(resync)
+}
 
 // Expect makes the tracker expect message next as the first of a session
 // it has not seen yet: a subscriber that knows a publisher restarted, and
@@ -102,10 +110,16 @@ func (t *Tracker) Begin(h *Header, now int64) bool {
 	if t.maxRate > 0 && h.FirstSeq > c.next {
 		allowed := float64(t.slack) + t.maxRate*float64(max(now-c.lastSeen, 0))/1e9
 		if float64(h.FirstSeq-c.next) > allowed {
-			t.stats.Implausible++
-			return false
+			if c.refusing == 0 {
+				c.refusing = max(now, 1)
+			}
+			if now-c.refusing < t.resync {
+				t.stats.Implausible++
+				return false
+			}
 		}
 	}
+	c.refusing = 0
 	c.lastSeen = now
 	if h.Heartbeat() && h.FirstSeq > c.next {
 		t.addHole(c, c.next, h.FirstSeq, now)

@@ -164,3 +164,46 @@ func TestTrackerNoAllocs(t *testing.T) {
 		t.Fatalf("in-order path allocates %.1f times per frame", n)
 	}
 }
+
+// SetPlausible refuses a frame far ahead while the session is live, and
+// follows the jump once such frames have come alone for the resync time.
+func TestTrackerPlausible(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	tr := NewTracker(0)
+	tr.SetPlausible(1000, 10, 100*time.Millisecond) // 1000 msg/s, 10 slack
+	h := Header{Session: 1, FirstSeq: 1, Count: 1}
+	if !tr.Begin(&h, ms) || !tr.Admit(1, ms) {
+		t.Fatal("the first frame was refused")
+	}
+	far := Header{Session: 1, FirstSeq: 1000, Count: 1}
+	if tr.Begin(&far, 2*ms) {
+		t.Fatal("a frame 999 ahead after 1 ms at 1000 msg/s was accepted")
+	}
+	near := Header{Session: 1, FirstSeq: 2, Count: 1}
+	if !tr.Begin(&near, 3*ms) || !tr.Admit(2, 3*ms) {
+		t.Fatal("the next frame was refused")
+	}
+	if tr.Begin(&far, 50*ms) || tr.Begin(&far, 120*ms) { // the run of refusals began at 50 ms
+		t.Fatal("a far frame was accepted before the resync time")
+	}
+	if !tr.Begin(&far, 151*ms) {
+		t.Fatal("far frames alone for the resync time were still refused")
+	}
+	tr.Admit(1000, 151*ms)
+	if st := tr.Stats(); st.Implausible != 3 || st.Gaps != 997 {
+		t.Fatalf("implausible %d gaps %d, want 3 and 997", st.Implausible, st.Gaps)
+	}
+}
+
+// Expect makes a new session start at the given number, so its lost
+// first messages are a gap.
+func TestTrackerExpect(t *testing.T) {
+	tr := NewTracker(0)
+	tr.Expect(9, 1, 1, 0)
+	h := Header{Session: 9, Stream: 1, FirstSeq: 5, Count: 1}
+	tr.Begin(&h, 1)
+	tr.Admit(5, 1)
+	if st := tr.Stats(); st.Gaps != 4 || st.Sessions != 1 {
+		t.Fatalf("gaps %d sessions %d, want 4 and 1", st.Gaps, st.Sessions)
+	}
+}

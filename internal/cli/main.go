@@ -24,13 +24,20 @@ type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // workers and writes its summary); a second one, while that goes on, ends
 // the process at once, as an operator who presses ^C twice expects.
 func Main(prog string, run RunFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop() // the next signal has its default effect
+		if _, ok := <-sigs; ok {
+			// Give the next signal its default effect before anyone can
+			// see ctx done and tell the operator to press ^C again.
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+			cancel()
+		}
 	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(ExitOK)
