@@ -36,6 +36,11 @@ type follower struct {
 	restarts     uint64
 	restartAfter int64
 	quickRestart int64
+	// With authenticated frames, send times cannot be forged: a new
+	// session must be stamped after the followed one's last frame, so a
+	// replay of an old session's start is foreign, not a restart.
+	sendTimes bool
+	sent      int64 // latest send time of the followed session
 }
 
 // Defaults for telling a restart from a foreign publisher.
@@ -72,12 +77,16 @@ func (fl *follower) admit(h *bus.Header, mono int64) followVerdict {
 	}
 	if fl.have && h.Session == fl.session {
 		fl.last = mono
+		fl.sent = max(fl.sent, h.SendTime)
 		if h.End() {
 			fl.ended = true
 		}
 		return follow
 	}
 	if fl.have {
+		if fl.sendTimes && h.SendTime <= fl.sent {
+			return foreign
+		}
 		silent := mono - fl.last
 		fresh := h.FirstSeq == 1 && silent >= fl.quickRestart
 		if !fl.ended && silent < fl.restartAfter && !fresh {
@@ -85,6 +94,6 @@ func (fl *follower) admit(h *bus.Header, mono int64) followVerdict {
 		}
 		fl.restarts++
 	}
-	fl.session, fl.have, fl.ended, fl.last = h.Session, true, h.End(), mono
+	fl.session, fl.have, fl.ended, fl.last, fl.sent = h.Session, true, h.End(), mono, h.SendTime
 	return newSession
 }

@@ -1,12 +1,14 @@
 package feedbus_test
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/feedbus/feedbus"
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/snail"
 )
@@ -337,5 +339,103 @@ func TestRealJumpResyncs(t *testing.T) {
 	s := rs.Summary()
 	if s.Implausible == 0 || s.Gaps < 50_000_000-11 {
 		t.Fatalf("implausible %d gaps %d; want some refused, then the jump counted as a gap", s.Implausible, s.Gaps)
+	}
+}
+
+// With a group key, every forged frame (unsigned, or signed with another
+// key) is refused and counted before it is decoded, and the real feed
+// arrives whole: the forgeries that take over an unauthenticated
+// subscriber (a fresh session, a jump far ahead) get nowhere.
+func TestAuthRefusesForgeries(t *testing.T) {
+	key := func(id uint32, b byte) *auth.Keys {
+		k, err := auth.NewKeys(id, auth.Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	real, other := key(1, 0x11), key(2, 0x22)
+	// The real publisher on line A, a forger on line B: a hostile sender
+	// on one of the subscriber's groups.
+	lines := ipcLines(t, 2)
+	forger := newRawLine(t, lines[1])
+	pub, err := feedbus.NewPublisher(lines[:1], feedbus.WithLinger(0), feedbus.WithHeartbeat(5*time.Millisecond), feedbus.WithSigning(real))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	var mu sync.Mutex
+	got := map[uint64]int{}
+	joined := make(chan struct{}, 1)
+	var lineB atomic.Uint64 // frames line B has brought
+	sub, err := feedbus.Subscribe(lines, feedbus.HandlerFunc(func(m *feedbus.Message) {
+		mu.Lock()
+		got[m.Seq]++
+		mu.Unlock()
+	}), feedbus.WithVerifying(real, time.Minute), feedbus.WithEvents(func(e feedbus.Event) {
+		if e.Kind == feedbus.SessionStart {
+			joined <- struct{}{}
+		}
+	}), feedbus.WithStatus(time.Millisecond, func(st feedbus.Status) {
+		lineB.Store(st.LineFrames[1])
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	select {
+	case <-joined:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber never heard the publisher")
+	}
+	for deadline := time.Now().Add(10 * time.Second); lineB.Load() == 0; { // line B connects in the background too
+		if time.Now().After(deadline) {
+			t.Fatal("line B never connected")
+		}
+		forger.send(1, 0)
+		time.Sleep(time.Millisecond)
+	}
+	signer, err := auth.NewSigner(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		pub.Publish(&bus.Message{Kind: bus.KindTrade, Symbol: []byte("X"), Price: int64(i), Size: 1})
+		pub.Flush()
+		forger.sendFrame(bus.Header{Flags: bus.FlagHeartbeat, Session: uint64(100 + i), Stream: 1, FirstSeq: 1}, 0) // unsigned, fresh
+		forger.sendFrame(bus.Header{Session: pub.Session(), Stream: 1, FirstSeq: 1_000_000}, 5)                     // unsigned, far ahead
+		forger.w.Begin(&bus.Header{Session: pub.Session(), Stream: 1, FirstSeq: uint64(i + 1)})                     // signed with the wrong key
+		forger.w.Add(&bus.Message{Kind: bus.KindTrade, Symbol: []byte("X"), Price: -1, Size: 1})
+		f, err := signer.Sign(forger.w.Finish(time.Now().UnixNano()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := forger.pub.Send(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 50 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 50 messages arrived", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	sub.Close()
+	s := sub.Summary()
+	for seq, n := range got {
+		if n != 1 || seq > 50 {
+			t.Errorf("seq %d delivered %d times", seq, n)
+		}
+	}
+	if s.Received != 50 || s.Gaps != 0 || s.Lines[1].AuthFailed < 150 || s.Restarts != 0 || s.Implausible != 0 || s.Lines[0].AuthFailed != 0 {
+		t.Fatalf("received %d gaps %d auth failed %d restarts %d implausible %d; want 50, 0, >= 150, 0, 0",
+			s.Received, s.Gaps, s.AuthFailed, s.Restarts, s.Implausible)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus/affinity"
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 )
 
@@ -23,6 +24,8 @@ type Publisher struct {
 	mu         sync.Mutex // guards everything below, and the lines' sockets
 	lines      *bus.Publisher
 	comp       *bus.Compressor
+	signer     *auth.Signer // nil without WithSigning
+	budget     int          // frame budget for the body: frameBytes less the auth trailer
 	w          bus.FrameWriter
 	hdr        bus.Header
 	frameStart time.Time // when the frame in progress got its first message
@@ -104,6 +107,14 @@ func NewPublisher(endpoints []string, opts ...PublisherOption) (*Publisher, erro
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	p.budget = cfg.frameBytes
+	if cfg.keys != nil {
+		if p.signer, err = auth.NewSigner(cfg.keys); err != nil {
+			lines.Close()
+			return nil, fmt.Errorf("%w: %w", ErrOption, err)
+		}
+		p.budget -= auth.TrailerLen
+	}
 	p.stats.Session = cfg.session
 	p.stats.Lines = make([]LineStats, len(lines.Lines()))
 	if err := p.Heartbeat(); err != nil {
@@ -140,7 +151,7 @@ func (p *Publisher) Session() uint64 { return p.cfg.session }
 // matches bus.ErrMalformed, and nothing is sent.
 func (p *Publisher) Publish(m *bus.Message) error {
 	n := m.EncodedLen()
-	if bus.HeaderLen+n > bus.MaxFrameLen || n > bus.MaxMessageLen {
+	if bus.HeaderLen+n+auth.TrailerLen > bus.MaxFrameLen || n > bus.MaxMessageLen {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
 	}
 	p.mu.Lock()
@@ -148,7 +159,7 @@ func (p *Publisher) Publish(m *bus.Message) error {
 	if p.closed {
 		return ErrClosed
 	}
-	if p.w.Count() > 0 && p.w.Len()+n > p.cfg.frameBytes {
+	if p.w.Count() > 0 && p.w.Len()+n > p.budget {
 		if err := p.flushLocked(); err != nil {
 			return err
 		}
@@ -173,7 +184,7 @@ func (p *Publisher) Publish(m *bus.Message) error {
 			}
 		}
 	}
-	if p.w.Len() >= p.cfg.frameBytes {
+	if p.w.Len() >= p.budget {
 		return p.flushLocked()
 	}
 	return nil
@@ -228,6 +239,12 @@ func (p *Publisher) flushLocked() error {
 	}
 	now := time.Now()
 	frame := p.comp.Compress(p.w.Finish(now.UnixNano()))
+	if p.signer != nil {
+		var err error
+		if frame, err = p.signer.Sign(frame); err != nil {
+			return err
+		}
+	}
 	err := p.lines.Send(frame)
 	if p.stats.Frames == 0 {
 		p.stats.FirstSend = now
@@ -259,7 +276,14 @@ func (p *Publisher) beatLocked(now time.Time, flags uint8) error {
 	h := p.hdr
 	h.Flags = flags
 	p.w.Begin(&h)
-	err := p.lines.Send(p.w.Finish(now.UnixNano()))
+	frame := p.w.Finish(now.UnixNano())
+	if p.signer != nil {
+		var err error
+		if frame, err = p.signer.Sign(frame); err != nil {
+			return err
+		}
+	}
+	err := p.lines.Send(frame)
 	p.w.Begin(&p.hdr)
 	p.lastSend = now
 	p.stats.Heartbeats++

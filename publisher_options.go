@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 )
 
@@ -22,6 +23,7 @@ type publisherConfig struct {
 	codec       bus.Codec
 	dictionary  []byte
 	ioCPUs      []int
+	keys        *auth.Keys
 	socket      []bus.Option
 }
 
@@ -158,6 +160,20 @@ func WithIOCPUs(cpus ...int) PublisherOption {
 func WithPublisherSockets(opts ...bus.Option) PublisherOption {
 	return func(c *publisherConfig) error {
 		c.socket = append(c.socket, opts...)
+		return nil
+	}
+}
+
+// WithSigning signs every frame, heartbeats included, with the key file's
+// signing key (see package auth): a subscriber with the same keys refuses
+// whatever is not signed by one of them. Each frame grows by
+// auth.TrailerLen bytes, taken from the frame budget.
+func WithSigning(keys *auth.Keys) PublisherOption {
+	return func(c *publisherConfig) error {
+		if _, err := auth.NewSigner(keys); err != nil {
+			return fmt.Errorf("%w: %w", ErrOption, err)
+		}
+		c.keys = keys
 		return nil
 	}
 }

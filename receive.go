@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/latency"
@@ -53,6 +54,9 @@ type receiver struct {
 
 	follow   *follower
 	joinedAt uint64 // first sequence number seen of the first session followed
+
+	verifier   *auth.Verifier // nil without WithVerifying
+	authFailed uint64
 }
 
 type lineState struct {
@@ -63,6 +67,7 @@ type lineState struct {
 	frames      uint64    // data frames
 	beats       uint64    // heartbeat frames
 	all         uint64    // every frame the line brought, good or bad
+	authFailed  uint64    // frames refused by the verifier
 	foreign     uint64    // frames of another stream or session, dropped
 	implausible uint64    // frames implausibly far ahead, dropped
 	lastFrame   time.Time // last frame of any kind, or the last (re)join
@@ -85,6 +90,11 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 		current: map[uint32]uint64{},
 		start:   time.Now(),
 		follow:  newFollower(s.cfg.stream, s.cfg.streamSet, s.cfg.restartAfter),
+	}
+	if s.cfg.keys != nil {
+		r.verifier = auth.NewVerifier(s.cfg.keys)
+		r.verifier.SetWindow(s.cfg.authWindow)
+		r.follow.sendTimes = true
 	}
 	if s.cfg.maxRate > 0 {
 		r.tracker.SetPlausible(s.cfg.maxRate, plausibleSlack, plausibleResync)
@@ -248,6 +258,15 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 	r.lines[line].all++
 	if r.cfg.capture != nil {
 		r.cfg.capture.Record(line, ns, b)
+	}
+	if r.verifier != nil {
+		// Before anything else reads the frame: an unsigned one costs a
+		// MAC, never an inflate or a place in the sequence.
+		if err := r.verifier.Verify(b, ns); err != nil {
+			r.authFailed++
+			r.lines[line].authFailed++
+			return
+		}
 	}
 	if err := r.dec.Decode(b, &r.frame); err != nil {
 		r.malformed++
@@ -426,6 +445,7 @@ func (r *receiver) summary() *Summary {
 		Skipped:         r.skipped,
 		BadStamps:       r.badStamps,
 		Implausible:     st.Implausible,
+		AuthFailed:      r.authFailed,
 		Restarts:        r.follow.restarts,
 		Malformed:       r.malformed,
 		Sessions:        st.Sessions,
@@ -457,6 +477,9 @@ func (r *receiver) summary() *Summary {
 	if r.lastMalformed != nil {
 		s.LastMalformed = r.lastMalformed.Error()
 	}
+	if r.verifier != nil && r.authFailed > 0 {
+		s.LastAuthFailure = r.verifier.LastFailure().Error()
+	}
 	if r.follow.streamSet {
 		s.Stream = r.follow.stream
 	}
@@ -472,15 +495,16 @@ func (r *receiver) summary() *Summary {
 	for i, e := range r.sub.Lines() {
 		ln := &r.lines[i]
 		s.Lines = append(s.Lines, summary.Line{
-			Name:      bus.LineName(i),
-			Endpoint:  e.String(),
-			Received:  ln.received,
-			Won:       ln.won,
-			Gaps:      ln.tracker.Stats().Gaps,
-			Frames:    ln.frames,
-			Rejoins:   ln.rejoins,
-			Foreign:   ln.foreign,
-			LatencyUS: ln.lat.Summary(),
+			Name:       bus.LineName(i),
+			Endpoint:   e.String(),
+			Received:   ln.received,
+			Won:        ln.won,
+			Gaps:       ln.tracker.Stats().Gaps,
+			Frames:     ln.frames,
+			Rejoins:    ln.rejoins,
+			Foreign:    ln.foreign,
+			AuthFailed: ln.authFailed,
+			LatencyUS:  ln.lat.Summary(),
 		})
 	}
 	return s

@@ -29,8 +29,10 @@
 // synchronised (NTP, better PTP) to well within the window. Within the
 // window a copied frame still verifies: a replay of the current session
 // is a duplicate that the sequence tracker drops, and a replay of a
-// recent earlier session is a session the tracker already knows, so its
-// numbers are duplicates too.
+// recent earlier session must not make a subscriber follow that session
+// again, so with a key a new session replaces the followed one only if
+// its send time is later than the followed session's newest frame
+// (docs/wire.md §12.7).
 //
 // # Rotation
 //

@@ -39,6 +39,7 @@ type config struct {
 	speedFlag  string
 	speed      float64
 	json       string
+	authKey    string
 	socket     cli.Socket
 	affinity   cli.Affinity
 }
@@ -69,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.linger, "linger", feedbus.DefaultLinger, "after the last message keep heartbeating this long so PGM can repair losses, then wait up to as long again for queued frames to leave")
 	fs.UintVar(&c.stream, "stream", 1, "stream id written in every frame")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic feed")
+	fs.StringVar(&c.authKey, "auth-key", "", "sign every frame with this group key file (TOML, see the README); subscribers need the same file")
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	c.socket.Register(fs, "send")
 	c.affinity.Register(fs)

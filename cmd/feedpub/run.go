@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus"
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/feedtext"
 	"github.com/feedbus/feedbus/internal/cli"
@@ -152,6 +153,13 @@ func publisherOptions(c *config, ioCPUs []int, logf func(string, ...any)) ([]fee
 	}
 	if len(ioCPUs) > 0 {
 		opts = append(opts, feedbus.WithIOCPUs(ioCPUs...))
+	}
+	if c.authKey != "" {
+		keys, err := loadKeys(c.authKey, logf)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, feedbus.WithSigning(keys))
 	}
 	if c.input == "" {
 		// The synthetic feed and a replay know when their next message is
@@ -344,4 +352,17 @@ func trainDictionary(c *config, src *synth.Source, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "feedpub: wrote a %d-byte zstd dictionary trained on %d frames to %s\n", len(d), len(frames), c.trainDict)
 	return nil
+}
+
+// loadKeys reads an --auth-key file, passing its warnings (a file others
+// can read) to logf.
+func loadKeys(path string, logf func(string, ...any)) (*auth.Keys, error) {
+	keys, err := auth.LoadKeys(path)
+	if err != nil {
+		return nil, cli.UsageError{Err: fmt.Errorf("--auth-key: %w", err)}
+	}
+	for _, w := range keys.Warnings() {
+		logf("%s", w)
+	}
+	return keys, nil
 }

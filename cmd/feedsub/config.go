@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedbus/feedbus"
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/cli"
@@ -37,6 +38,8 @@ type config struct {
 	stream   int64
 	restart  time.Duration
 	maxRate  float64
+	authKey  string
+	authWin  time.Duration
 	hlog     string
 	expected time.Duration
 	spin     time.Duration
@@ -66,6 +69,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
 	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
 	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
+	fs.StringVar(&c.authKey, "auth-key", "", "refuse every frame not signed with a key of this group key file (TOML, see the README), counting them in auth_failed")
+	fs.DurationVar(&c.authWin, "auth-window", auth.DefaultWindow, "with --auth-key: refuse signed frames whose send time is further than this from the receive time, so old frames cannot be replayed (0 = off, e.g. to receive a --replay of a capture)")
 	fs.Int64Var(&c.stream, "stream", -1, "follow this stream id only (default: the first stream heard, named in the output); frames of other streams are counted as foreign")
 	fs.DurationVar(&c.restart, "restart-after", feedbus.DefaultRestartAfter, "how long the followed publisher session must be silent before a new session of its stream is taken as its restart (one that starts at sequence 1: after 50ms; one after a clean end: at once); until then it is foreign")
 	fs.Float64Var(&c.maxRate, "max-rate", feedbus.DefaultMaxRate, "fastest plausible feed, msg/s: a frame further ahead of the followed session than this rate allows since its last frame (plus 65536) is refused and counted as implausible, until such frames have come alone for 200ms (0 = any jump)")
@@ -108,6 +113,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	switch {
 	case c.stream < -1 || c.stream > 1<<32-1:
 		return nil, cli.Usagef("--stream %d: want a stream id of 0 to 4294967295", c.stream)
+	case c.authWin < 0:
+		return nil, cli.Usagef("--auth-window %v must not be negative", c.authWin)
 	case c.restart <= 0:
 		return nil, cli.Usagef("--restart-after %v must be positive", c.restart)
 	case c.maxRate < 0 || math.IsNaN(c.maxRate):

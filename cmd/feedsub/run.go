@@ -16,6 +16,7 @@ import (
 
 	"github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/affinity"
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/capture"
 	"github.com/feedbus/feedbus/fanout"
@@ -219,6 +220,16 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 	}
 	if c.stream >= 0 {
 		opts = append(opts, feedbus.WithFollowStream(uint32(c.stream)))
+	}
+	if c.authKey != "" {
+		keys, err := auth.LoadKeys(c.authKey)
+		if err != nil {
+			return nil, cli.UsageError{Err: fmt.Errorf("--auth-key: %w", err)}
+		}
+		for _, w := range keys.Warnings() {
+			logf("%s", w)
+		}
+		opts = append(opts, feedbus.WithVerifying(keys, c.authWin))
 	}
 	if c.work > 0 || c.workOn != "" {
 		workOn, err := parseWorkOn(c.workOn, c.workers, len(pins))

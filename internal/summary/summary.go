@@ -50,10 +50,15 @@ type Summary struct {
 	// before the first one this subscriber saw (it joined late, or missed
 	// the start): not a gap, but not received either.
 	JoinedAfter uint64 `json:"joined_after"`
-	Malformed   uint64 `json:"malformed"`  // frames that failed to decode
-	Sessions    uint64 `json:"sessions"`   // publisher sessions seen
-	Frames      uint64 `json:"frames"`     // data frames received, all lines
-	Heartbeats  uint64 `json:"heartbeats"` // heartbeat frames received, all lines
+	// AuthFailed counts frames refused by --auth-key (unsigned, signed
+	// with an unknown key, altered, or stale), per line in Lines too.
+	AuthFailed uint64 `json:"auth_failed"`
+	// LastAuthFailure says why the last of them was refused.
+	LastAuthFailure string `json:"last_auth_failure,omitempty"`
+	Malformed       uint64 `json:"malformed"`  // frames that failed to decode
+	Sessions        uint64 `json:"sessions"`   // publisher sessions seen
+	Frames          uint64 `json:"frames"`     // data frames received, all lines
+	Heartbeats      uint64 `json:"heartbeats"` // heartbeat frames received, all lines
 	// NegativeLatency counts messages whose send time was after their
 	// receive time: the clocks of the two hosts disagree.
 	NegativeLatency uint64 `json:"negative_latency"`
@@ -104,15 +109,16 @@ const MaxTimeline = 24 * 3600
 
 // Line is one line's share of the feed.
 type Line struct {
-	Name      string              `json:"name"`
-	Endpoint  string              `json:"endpoint"`
-	Received  uint64              `json:"received"` // messages received on this line, copies included
-	Won       uint64              `json:"won"`      // messages this line delivered first
-	Gaps      uint64              `json:"gaps"`     // messages this line missed
-	Frames    uint64              `json:"frames"`
-	Rejoins   uint64              `json:"rejoins"` // times the line was rejoined after going silent
-	Foreign   uint64              `json:"foreign"` // frames of another stream or session, dropped
-	LatencyUS latency.Percentiles `json:"latency_us"`
+	Name       string              `json:"name"`
+	Endpoint   string              `json:"endpoint"`
+	Received   uint64              `json:"received"` // messages received on this line, copies included
+	Won        uint64              `json:"won"`      // messages this line delivered first
+	Gaps       uint64              `json:"gaps"`     // messages this line missed
+	Frames     uint64              `json:"frames"`
+	Rejoins    uint64              `json:"rejoins"`     // times the line was rejoined after going silent
+	Foreign    uint64              `json:"foreign"`     // frames of another stream or session, dropped
+	AuthFailed uint64              `json:"auth_failed"` // frames refused by --auth-key
+	LatencyUS  latency.Percentiles `json:"latency_us"`
 }
 
 // WriteJSONFile writes s (a Summary or a Publisher) to path, indented.
@@ -161,9 +167,12 @@ func WriteTable(w io.Writer, s *Summary) error {
 	for _, ln := range s.Lines {
 		foreign += ln.Foreign
 	}
-	if foreign+s.Implausible+s.BadStamps+s.Skipped+s.BooksRefused > 0 {
-		fmt.Fprintf(tw, "  refused\t%d foreign frames, %d implausible frames, %d bad stamps, %d messages of unknown kinds, %d messages not booked (--max-symbols)\n",
-			foreign, s.Implausible, s.BadStamps, s.Skipped, s.BooksRefused)
+	if foreign+s.Implausible+s.BadStamps+s.Skipped+s.BooksRefused+s.AuthFailed > 0 {
+		fmt.Fprintf(tw, "  refused\t%d failing authentication, %d foreign frames, %d implausible frames, %d bad stamps, %d messages of unknown kinds, %d messages not booked (--max-symbols)\n",
+			s.AuthFailed, foreign, s.Implausible, s.BadStamps, s.Skipped, s.BooksRefused)
+	}
+	if s.LastAuthFailure != "" {
+		fmt.Fprintf(tw, "  auth\tlast failure: %s\n", s.LastAuthFailure)
 	}
 	fmt.Fprintf(tw, "  frames\t%d data, %d heartbeats\n", s.Frames, s.Heartbeats)
 	if s.Filtered > 0 {
