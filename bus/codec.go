@@ -119,8 +119,8 @@ func (c *Compressor) Compress(frame []byte) []byte {
 // with a trained dictionary; 1 to 10,000 symbols; frame budgets of 1400
 // bytes to 1 MiB), the highest ratio is 5.6 for natural-size messages and
 // 10.1 for synthetic messages padded with zeros to 64 bytes; padding to
-// 256 bytes reaches 33. Compression bombs run at thousands: S2 or zstd
-// turns 1 MiB of zeros into about 50 bytes.
+// 256 bytes reaches 33. Compression bombs run at thousands: S2 turns
+// 1 MiB of zeros into 12 bytes, zstd into about 100.
 const DefaultMaxRatio = 64
 
 // codecSet is a set of codecs, bit c for codec c.
@@ -145,9 +145,10 @@ const zstdSlack = 16
 // accepts ([Decoder.Accept]); it reads the inflated size the body declares
 // (S2: the block's length prefix; zstd: the frame header's
 // Frame_Content_Size, which it requires, in a body that must be exactly
-// one zstd frame) and refuses one over MaxFrameLen or over its ratio cap
-// times the body's size ([Decoder.SetMaxRatio]); and it inflates into a
-// buffer of the declared size, which the body cannot overrun.
+// one zstd frame whose window is at most twice that size, or 1 KiB) and
+// refuses one over MaxFrameLen or over its ratio cap times the body's
+// size ([Decoder.SetMaxRatio]); and it inflates into a buffer of the
+// declared size, which the body cannot overrun.
 type Decoder struct {
 	zr       *zstd.Decoder
 	buf      []byte
@@ -203,10 +204,10 @@ func (d *Decoder) Accepts(c Codec) bool { return c == CodecNone || d.accept.has(
 // ErrOption, and changes nothing, otherwise. NewDecoder starts with
 // DefaultMaxRatio.
 //
-// With a cap of r, inflating costs at most r bytes of output per byte
-// received, so a subscriber's worst case is r times its receive rate; a
-// feed that really compresses better than r (one padded with zeros to
-// simulate large messages, say) needs a higher cap, or none.
+// With a cap of r, inflating costs about r bytes of output per byte
+// received at most, so a subscriber's worst case is r times its receive
+// rate. A feed that really compresses better than r (one padded with
+// zeros to simulate large messages, say) needs a higher cap, or none.
 func (d *Decoder) SetMaxRatio(r float64) error {
 	if !(r == 0 || r >= 1) { // NaN too
 		return fmt.Errorf("%w: compression ratio cap %v: want 0 (none) or at least 1", ErrOption, r)
@@ -335,50 +336,76 @@ func (d *Decoder) Decode(b []byte, f *Frame) error {
 	return Decode(out, f)
 }
 
-// zstdMaxBlock is the largest block a zstd frame may hold (RFC 8878
-// Block_Maximum_Size).
-const zstdMaxBlock = 128 << 10
+// Zstd frame limits (RFC 8878): the largest block, and the smallest
+// window.
+const (
+	zstdMaxBlock  = 128 << 10
+	zstdMinWindow = 1 << 10
+)
 
 // zstdContentSize returns the Frame_Content_Size of the zstd frame that
 // body must be, exactly: one frame (not a skippable one) that declares its
 // content size, with nothing after it. It walks the frame's block headers,
-// not its data, so it costs a few nanoseconds per block. A frame whose
-// window is over MaxFrameLen is ErrTooLarge; anything else amiss is
-// ErrCodec.
+// not its data, so it costs a few nanoseconds per block.
+//
+// It also bounds what a block can make the decoder do before the decoder
+// notices that the frame overruns its content size, which it checks only
+// between blocks: a block inflates to at most the window (and 128 KiB),
+// so the window may be at most twice the content size, or 1 KiB, the
+// smallest window; a single-segment frame's window is its content size.
+// Raw and RLE blocks, whose sizes are in their headers, may not add up to
+// more than the content size.
+//
+// A window over MaxFrameLen or too wide for the content is ErrTooLarge;
+// anything else amiss is ErrCodec.
 func zstdContentSize(body []byte) (uint64, error) {
 	var h zstd.Header
 	if err := h.Decode(body); err != nil {
 		return 0, fmt.Errorf("%w: zstd body: frame header: %v", ErrCodec, err)
 	}
+	fcs := h.FrameContentSize
+	window := max(fcs, zstdMinWindow)
 	switch {
 	case h.Skippable:
 		return 0, fmt.Errorf("%w: zstd body is a skippable frame, want one zstd frame", ErrCodec)
 	case !h.HasFCS:
 		return 0, fmt.Errorf("%w: zstd frame without a content size (Frame_Content_Size)", ErrCodec)
-	case !h.SingleSegment && h.WindowSize > MaxFrameLen:
+	case h.SingleSegment:
+	case h.WindowSize > MaxFrameLen:
 		return 0, fmt.Errorf("%w: zstd window of %d bytes, limit %d", ErrTooLarge, h.WindowSize, MaxFrameLen)
+	case h.WindowSize > max(2*fcs, zstdMinWindow):
+		return 0, fmt.Errorf("%w: zstd window of %d bytes for %d bytes of content, limit %d",
+			ErrTooLarge, h.WindowSize, fcs, max(2*fcs, zstdMinWindow))
+	default:
+		window = h.WindowSize
 	}
+	maxBlock := int(min(window, zstdMaxBlock))
 	p := h.HeaderSize
+	known := uint64(0) // bytes of content in raw and RLE blocks
 	for last := false; !last; {
 		if len(body)-p < 3 {
 			return 0, fmt.Errorf("%w: zstd frame truncated at byte %d of %d", ErrCodec, p, len(body))
 		}
 		bh := int(body[p]) | int(body[p+1])<<8 | int(body[p+2])<<16
-		p += 3
 		last = bh&1 != 0
-		size := bh >> 3
+		size, n := bh>>3, bh>>3 // size: content; n: bytes in the frame
 		switch (bh >> 1) & 3 {
 		case 0: // raw
+			known += uint64(size)
 		case 1: // RLE: one byte, repeated size times
-			size = 1
+			known += uint64(size)
+			n = 1
 		case 2: // compressed
 		default:
-			return 0, fmt.Errorf("%w: zstd block of reserved type at byte %d", ErrCodec, p-3)
+			return 0, fmt.Errorf("%w: zstd block of reserved type at byte %d", ErrCodec, p)
 		}
-		if size > zstdMaxBlock {
-			return 0, fmt.Errorf("%w: zstd block of %d bytes at byte %d, limit %d", ErrCodec, size, p-3, zstdMaxBlock)
+		if size > maxBlock {
+			return 0, fmt.Errorf("%w: zstd block of %d bytes at byte %d, limit %d", ErrCodec, size, p, maxBlock)
 		}
-		p += size
+		if known > fcs {
+			return 0, fmt.Errorf("%w: zstd blocks hold more than the frame's declared %d bytes", ErrCodec, fcs)
+		}
+		p += 3 + n
 	}
 	if h.HasCheckSum {
 		p += 4
@@ -389,7 +416,7 @@ func zstdContentSize(body []byte) (uint64, error) {
 	case p < len(body):
 		return 0, fmt.Errorf("%w: %d bytes after the zstd frame, want exactly one frame", ErrCodec, len(body)-p)
 	}
-	return h.FrameContentSize, nil
+	return fcs, nil
 }
 
 // TrainDictionary builds a zstd dictionary of at most size bytes from

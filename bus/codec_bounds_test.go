@@ -6,8 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,8 +158,33 @@ func TestDecoderRefusesBombs(t *testing.T) {
 		{"zstd declaring 500 KB, garbage data", compressed(bus.CodecZstd, zstdLying(500_000, garbage)), bus.ErrTooLarge, "ratio"},
 		{"s2 declaring 4 GiB", compressed(bus.CodecS2, s2Lying(math.MaxUint32, garbage)), bus.ErrTooLarge, "limit"},
 		{"zstd declaring 4 GiB", compressed(bus.CodecZstd, zstdLying(math.MaxUint32, garbage)), bus.ErrTooLarge, "limit"},
+		// A small declared size, within the cap, but a window that would
+		// let one block inflate to 128 KiB before the overrun shows.
+		{"zstd declaring 256 bytes in a 1 MiB window", compressed(bus.CodecZstd, zstdWideWindow(t)), bus.ErrTooLarge, "window"},
 	} {
 		wantErr(t, d, c.name, c.b, c.want, c.msg)
+	}
+
+	// Refusing a bomb allocates no room for it: a fresh decoder refuses
+	// each one a hundred times with a few hundred bytes of garbage (error
+	// messages) per refusal, not the 1 MiB inflating would have needed.
+	for _, b := range [][]byte{
+		compressed(bus.CodecS2, s2Bomb(bomb)), compressed(bus.CodecZstd, zstdBomb(t, bomb)),
+		compressed(bus.CodecS2, s2Bomb(limit)), compressed(bus.CodecZstd, zstdBomb(t, limit)),
+	} {
+		fresh := newDecoder(t)
+		var f bus.Frame
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 100 {
+			if fresh.Decode(b, &f) == nil {
+				t.Fatal("a bomb decoded")
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 100*4<<10 {
+			t.Errorf("refusing a %v bomb 100 times allocated %d bytes", codecOf(b), n)
+		}
 	}
 
 	// The same garbage with a modest declared size is inflated, and fails
@@ -233,9 +261,49 @@ func TestDecoderZstdOneFrameWithContentSize(t *testing.T) {
 		{"header only", one[:6], bus.ErrCodec, ""},
 		{"empty", nil, bus.ErrCodec, ""},
 		{"8 MiB window", windowed, bus.ErrTooLarge, "window"},
+		{"raw block over the content size", zstdBlocks(256, false, raw(300)), bus.ErrCodec, "declared 256"},
+		{"RLE blocks over the content size", zstdBlocks(256, false, rle(200), rle(200)), bus.ErrCodec, "declared 256"},
+		{"block over the window", zstdBlocks(100, true, raw(1025)), bus.ErrCodec, "limit 1024"},
+		{"blocks matching the content size", zstdBlocks(300, false, raw(100), rle(200)), nil, ""},
 	} {
+		if c.want == nil {
+			// Valid zstd, refused only later, as a frame.
+			wantErr(t, d, c.name, recompressed(fr, bus.CodecZstd, c.body), bus.ErrSymbol, "")
+			continue
+		}
 		wantErr(t, d, c.name, recompressed(fr, bus.CodecZstd, c.body), c.want, c.msg)
 	}
+}
+
+// A zstd block: its header's type and size, and its bytes in the frame.
+type zblock struct {
+	typ, size int
+	data      []byte
+}
+
+func raw(n int) zblock { return zblock{0, n, make([]byte, n)} }
+func rle(n int) zblock { return zblock{1, n, []byte{0}} }
+
+// zstdBlocks is a zstd frame declaring fcs bytes of content (in a 2-byte
+// field, so 256 or more, or single segment) made of the given blocks.
+func zstdBlocks(fcs int, single bool, blocks ...zblock) []byte {
+	b := []byte{0x28, 0xb5, 0x2f, 0xfd}
+	if single {
+		b = append(b, 0x20|2<<6)
+		b = binary.LittleEndian.AppendUint32(b, uint32(fcs))
+	} else {
+		b = append(b, 1<<6, 0) // window 1 KiB
+		b = binary.LittleEndian.AppendUint16(b, uint16(fcs-256))
+	}
+	for i, k := range blocks {
+		bh := k.typ<<1 | k.size<<3
+		if i == len(blocks)-1 {
+			bh |= 1
+		}
+		b = append(b, byte(bh), byte(bh>>8), byte(bh>>16))
+		b = append(b, k.data...)
+	}
+	return b
 }
 
 // TestCompressorDeclaresContentSize: every zstd frame the Compressor
@@ -547,7 +615,8 @@ func TestCompressionRatios(t *testing.T) {
 			worst[key] = max(worst[key], hi)
 		}
 	}
-	for k, r := range worst {
+	for _, k := range slices.Sorted(maps.Keys(worst)) {
+		r := worst[k]
 		t.Logf("worst %-20s %6.2f", k, r)
 		// A safe margin: the worst real frame is well under the cap.
 		if r > bus.DefaultMaxRatio/4 {
@@ -586,6 +655,7 @@ func BenchmarkDecodeBomb(b *testing.B) {
 		{"refused/zstd-1MiB", [][]byte{compressed(bus.CodecZstd, zstdBomb(b, bomb))}, bus.DefaultMaxRatio, false},
 		{"refused/s2-ratio", [][]byte{compressed(bus.CodecS2, s2Bomb(limit))}, bus.DefaultMaxRatio, false},
 		{"refused/zstd-ratio", [][]byte{compressed(bus.CodecZstd, zstdBomb(b, limit))}, bus.DefaultMaxRatio, false},
+		{"refused/zstd-wide-window", [][]byte{compressed(bus.CodecZstd, zstdWideWindow(b))}, bus.DefaultMaxRatio, false},
 		{"refused/not-accepted", [][]byte{compressed(bus.CodecZstd, zstdBomb(b, limit))}, -1, false},
 		// What a bomb cost before the cap: inflated, then rejected as a
 		// frame (a message of zeros has no symbol).
@@ -655,7 +725,7 @@ func nearCap(t testing.TB, c bus.Codec, n int) []byte {
 // content size overrun.
 func zstdWideWindow(t testing.TB) []byte {
 	t.Helper()
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithSingleSegment(false), zstd.WithWindowSize(1<<20))
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithSingleSegment(false), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,19 +737,4 @@ func zstdWideWindow(t testing.TB) []byte {
 	}
 	b := []byte{0x28, 0xb5, 0x2f, 0xfd, 1 << 6, (20 - 10) << 3, 0, 0} // 2-byte content size: 256; window 2^20
 	return append(b, src[h.HeaderSize:]...)
-}
-
-func TestTmpWideWindow(t *testing.T) {
-	d := newDecoder(t)
-	b := compressed(bus.CodecZstd, zstdWideWindow(t))
-	var f bus.Frame
-	t.Logf("body %d bytes: %v", len(b)-bus.HeaderLen, d.Decode(b, &f))
-	n := testing.AllocsPerRun(100, func() { d.Decode(b, &f) })
-	res := testing.Benchmark(func(tb *testing.B) {
-		tb.ReportAllocs()
-		for tb.Loop() {
-			d.Decode(b, &f)
-		}
-	})
-	t.Logf("allocs %v; %v %v", n, res, res.MemString())
 }
