@@ -2,6 +2,7 @@ package feedbus_test
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -437,5 +438,44 @@ func TestAuthRefusesForgeries(t *testing.T) {
 	if s.Received != 50 || s.Gaps != 0 || s.Lines[1].AuthFailed < 150 || s.Restarts != 0 || s.Implausible != 0 || s.Lines[0].AuthFailed != 0 {
 		t.Fatalf("received %d gaps %d auth failed %d restarts %d implausible %d; want 50, 0, >= 150, 0, 0",
 			s.Received, s.Gaps, s.AuthFailed, s.Restarts, s.Implausible)
+	}
+}
+
+// A subscriber inflates only the codecs it was told to expect: a feed
+// compressed behind its back is refused as malformed, uninflated. (feedsub
+// used to inflate whatever came.)
+func TestCodecsNotExpectedAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		opts []feedbus.SubscriberOption
+		want uint64 // messages received
+	}{
+		{nil, 0},
+		{[]feedbus.SubscriberOption{feedbus.WithCodecs(bus.CodecS2)}, 200},
+	} {
+		var frames atomic.Uint64
+		opts := append(tc.opts, feedbus.WithStatus(time.Millisecond, func(st feedbus.Status) { frames.Store(st.LineFrames[0]) }))
+		lines := ipcLines(t, 1)
+		pub, sub, _ := joinedPair(t, lines, feedbus.NewBooks(), []feedbus.PublisherOption{feedbus.WithCompression(bus.CodecS2, nil), feedbus.WithFrameBytes(8192)}, opts...)
+		before := frames.Load()
+		for i := 0; i < 200; i++ {
+			p := int64(i) * 7919 % 100003 // prices that move, as a real feed's do
+			pub.Publish(&bus.Message{Kind: bus.KindQuote, Symbol: []byte("AAAA"), BidPrice: p, AskPrice: p + 1, BidSize: uint32(i), AskSize: 2})
+		}
+		pub.Flush()
+		sent := pub.Stats().Frames
+		for deadline := time.Now().Add(10 * time.Second); frames.Load() < before+sent; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d frames arrived", frames.Load()-before, sent)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		sub.Close()
+		s := sub.Summary()
+		if s.Received != tc.want || (tc.want == 0 && s.Malformed < sent) {
+			t.Fatalf("received %d malformed %d (%s); want %d received", s.Received, s.Malformed, s.LastMalformed, tc.want)
+		}
+		if tc.want == 0 && !strings.Contains(s.LastMalformed, "codec") {
+			t.Errorf("last malformed %q does not name the codec", s.LastMalformed)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -84,10 +85,10 @@ func Subscribe(endpoints []string, h Handler, opts ...SubscriberOption) (*Subscr
 	if s.fan, err = fanout.New(fc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOption, err)
 	}
-	dec, err := bus.NewDecoder(cfg.dictionaries...)
+	dec, err := newDecoder(&cfg)
 	if err != nil {
 		s.fan.Stop()
-		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+		return nil, err
 	}
 	if cfg.events != nil {
 		s.events = newEventQueue(cfg.events)
@@ -258,4 +259,27 @@ func (s *Subscriber) Err() error {
 	default:
 		return nil
 	}
+}
+
+// newDecoder makes the receive loop's decoder: it inflates only the codecs
+// the subscriber was configured for (zstd too when it has dictionaries),
+// and bounds every compressed body by the ratio cap before inflating it.
+func newDecoder(cfg *subscriberConfig) (*bus.Decoder, error) {
+	dec, err := bus.NewDecoder(cfg.dictionaries...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+	}
+	codecs := cfg.codecs
+	if len(cfg.dictionaries) > 0 && !slices.Contains(codecs, bus.CodecZstd) {
+		codecs = append(slices.Clone(codecs), bus.CodecZstd)
+	}
+	if err := dec.Accept(codecs...); err != nil {
+		dec.Close()
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+	}
+	if err := dec.SetMaxRatio(cfg.maxRatio); err != nil {
+		dec.Close()
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+	}
+	return dec, nil
 }

@@ -46,6 +46,8 @@ type subscriberConfig struct {
 	maxRate      float64
 	keys         *auth.Keys
 	authWindow   time.Duration
+	codecs       []bus.Codec
+	maxRatio     float64
 }
 
 // Subscriber defaults.
@@ -77,6 +79,7 @@ func defaultSubscriberConfig() subscriberConfig {
 		maxSkew:      DefaultMaxClockSkew,
 		restartAfter: DefaultRestartAfter,
 		maxRate:      DefaultMaxRate,
+		maxRatio:     bus.DefaultMaxRatio,
 		threadName:   "feedbus/recv",
 	}
 }
@@ -333,6 +336,34 @@ func WithVerifying(keys *auth.Keys, window time.Duration) SubscriberOption {
 			return fmt.Errorf("%w: auth window %v is negative", ErrOption, window)
 		}
 		c.keys, c.authWindow = keys, window
+		return nil
+	}
+}
+
+// WithCodecs inflates frames compressed with these codecs; any other
+// compressed frame is refused as malformed without being inflated. By
+// default a subscriber inflates nothing (WithDictionaries adds zstd): a
+// feed it was not told to expect compressed cannot make it inflate.
+func WithCodecs(codecs ...bus.Codec) SubscriberOption {
+	return func(c *subscriberConfig) error {
+		for _, k := range codecs {
+			if k != bus.CodecNone && k != bus.CodecS2 && k != bus.CodecZstd {
+				return fmt.Errorf("%w: codec %v", ErrOption, k)
+			}
+		}
+		c.codecs = append([]bus.Codec(nil), codecs...)
+		return nil
+	}
+}
+
+// WithMaxRatio refuses a compressed body that declares more than r times
+// its own size inflated (default bus.DefaultMaxRatio; 0 = no cap).
+func WithMaxRatio(r float64) SubscriberOption {
+	return func(c *subscriberConfig) error {
+		if r != 0 && !(r >= 1) {
+			return fmt.Errorf("%w: ratio cap %v: want 0 or at least 1", ErrOption, r)
+		}
+		c.maxRatio = r
 		return nil
 	}
 }

@@ -59,7 +59,7 @@ func TestCompressedFeed(t *testing.T) {
 	const count = 20_000
 	for _, c := range [][]string{{"--compress", "s2"}, {"--compress", "zstd"}, {"--compress", "zstd", "--zstd-dict", dict}} {
 		t.Run(strings.Join(c, " "), func(t *testing.T) {
-			s := runLocal(t, count, []string{"--zstd-dict", dict}, append([]string{"--count", strconv.Itoa(count)}, c...))
+			s := runLocal(t, count, []string{"--zstd-dict", dict, "--codecs", "s2,zstd"}, append([]string{"--count", strconv.Itoa(count)}, c...))
 			sum := s.summary(t)
 			wantComplete(t, "feedsub", sum, count)
 			if sum.Malformed != 0 {

@@ -39,6 +39,8 @@ type config struct {
 	restart  time.Duration
 	maxRate  float64
 	authKey  string
+	codecs   string
+	maxRatio float64
 	authWin  time.Duration
 	hlog     string
 	expected time.Duration
@@ -69,6 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "at the end, how long workers may take to finish what is queued before it is abandoned (and counted)")
 	fs.StringVar(&c.hlog, "hlog", "", "write an HdrHistogram interval log (.hlog, ns) of the latency, one interval per --status step (1s if 0)")
 	fs.DurationVar(&c.expected, "expected-interval", 0, "the publisher's interval between messages (1/rate): also report latency corrected for coordinated omission")
+	fs.StringVar(&c.codecs, "codecs", "none", "compression codecs to inflate, comma-separated: none, s2, zstd (--zstd-dict adds zstd); other compressed frames are refused as malformed without being inflated")
+	fs.Float64Var(&c.maxRatio, "max-ratio", bus.DefaultMaxRatio, "refuse a compressed body that declares more than this many times its size inflated (0 = no cap)")
 	fs.StringVar(&c.authKey, "auth-key", "", "refuse every frame not signed with a key of this group key file (TOML, see the README), counting them in auth_failed")
 	fs.DurationVar(&c.authWin, "auth-window", auth.DefaultWindow, "with --auth-key: refuse signed frames whose send time is further than this from the receive time, so old frames cannot be replayed (0 = off, e.g. to receive a --replay of a capture)")
 	fs.Int64Var(&c.stream, "stream", -1, "follow this stream id only (default: the first stream heard, named in the output); frames of other streams are counted as foreign")

@@ -261,6 +261,7 @@ func (b *bench) plan(sp spec, out string) plan {
 	pubArgs := []string{"--line", pubEP, "--rate", rate, "--duration", dur, "--warmup", warmup.String(), "--linger", linger.String(), "--size", size, "--json", pubJSON}
 	if sp.codec != "" && sp.codec != "none" {
 		pubArgs = append(pubArgs, "--compress", sp.codec)
+		subArgs = append(subArgs, "--codecs", sp.codec)
 		if sp.codec == "zstd" {
 			pubArgs = append(pubArgs, "--zstd-dict", b.dict)
 			subArgs = append(subArgs, "--zstd-dict", b.dict)
