@@ -66,7 +66,8 @@ func TestTwoLinesEveryMessageOnce(t *testing.T) {
 	last := map[string]uint64{}
 	var got, outOfOrder uint64
 	done, allDup := make(chan struct{}), make(chan struct{})
-	var dupOnce sync.Once
+	var dupOnce, bothOnce sync.Once
+	both := make(chan struct{})
 	h := feedbus.HandlerFunc(func(m *feedbus.Message) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -81,11 +82,21 @@ func TestTwoLinesEveryMessageOnce(t *testing.T) {
 	pub, sub, _ := joinedPair(t, lines, h,
 		[]feedbus.PublisherOption{feedbus.WithPublisherSockets(bus.WithOnFull(bus.Block))},
 		feedbus.WithWorkers(2), feedbus.WithQueue(1<<16, 0),
-		feedbus.WithStatus(10*time.Millisecond, func(st feedbus.Status) {
+		feedbus.WithStatus(time.Millisecond, func(st feedbus.Status) {
+			if st.LineFrames[0] > 0 && st.LineFrames[1] > 0 {
+				bothOnce.Do(func() { close(both) })
+			}
 			if st.Duplicates == n {
 				dupOnce.Do(func() { close(allDup) })
 			}
 		}))
+	// ZeroMQ connects each line in the background, and a frame sent before
+	// a line is connected is not on it: wait until both bring heartbeats.
+	select {
+	case <-both:
+	case <-time.After(10 * time.Second):
+		t.Fatal("line B never connected")
+	}
 	for i := 0; i < n; i++ {
 		m := bus.Message{Kind: bus.KindQuote, Symbol: []byte(fmt.Sprintf("S%03d", i%97)), BidPrice: int64(i), AskPrice: int64(i + 1)}
 		if i%5 == 0 {
