@@ -1,10 +1,12 @@
 package feedbus_test
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
 	"github.com/feedbus/feedbus"
+	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 )
 
@@ -22,20 +24,35 @@ func benchMessages() []bus.Message {
 
 // BenchmarkPublish is an application's cost per message: Publish batching
 // into 1400-byte frames, each sent on one ipc:// line with no subscriber
-// (libzmq discards it, so the socket never fills).
+// (libzmq discards it, so the socket never fills); signed, each frame also
+// gets its HMAC (--auth-key).
 func BenchmarkPublish(b *testing.B) {
-	pub, err := feedbus.NewPublisher(ipcLines(b, 1), feedbus.WithLinger(0), feedbus.WithManualFlush())
+	keys, err := auth.NewKeys(1, auth.Key{ID: 1, Secret: bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer pub.Close()
-	msgs := benchMessages()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := pub.Publish(&msgs[i&255]); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		opts []feedbus.PublisherOption
+	}{
+		{"plain", nil},
+		{"signed", []feedbus.PublisherOption{feedbus.WithSigning(keys)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			pub, err := feedbus.NewPublisher(ipcLines(b, 1), append(bc.opts, feedbus.WithLinger(0), feedbus.WithManualFlush())...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pub.Close()
+			msgs := benchMessages()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := pub.Publish(&msgs[i&255]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
