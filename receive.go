@@ -96,8 +96,8 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 		r.verifier.SetWindow(s.cfg.authWindow)
 		r.follow.sendTimes = true
 	}
-	if s.cfg.maxRate > 0 {
-		r.tracker.SetPlausible(s.cfg.maxRate, plausibleSlack, plausibleResync)
+	if s.cfg.maxJump > 0 {
+		r.tracker.SetPlausible(s.cfg.maxJump, plausibleResync)
 	}
 	now := r.start
 	for i := range r.lines {
@@ -135,11 +135,6 @@ func (r *receiver) endSessions() {
 	}
 	clear(r.current)
 }
-
-// plausibleSlack is how far ahead of the next expected number a frame may
-// start at once, whatever the rate: room for a batch of frames lost
-// together.
-const plausibleSlack = 1 << 16
 
 // plausibleResync is how long frames of the followed session may be
 // refused as implausible, with none accepted in between, before the

@@ -43,7 +43,7 @@ type subscriberConfig struct {
 	stream       uint32
 	streamSet    bool
 	restartAfter time.Duration
-	maxRate      float64
+	maxJump      uint64
 	keys         *auth.Keys
 	authWindow   time.Duration
 	codecs       []bus.Codec
@@ -61,10 +61,11 @@ const (
 	DefaultRejoinAfter = time.Second
 	// DefaultStatusEvery is the status interval.
 	DefaultStatusEvery = time.Second
-	// DefaultMaxRate is the fastest a feed is taken to run when judging a
-	// sequence jump: a frame further ahead than this rate allows since the
-	// session's last frame (plus 65,536) is refused as implausible.
-	DefaultMaxRate = 100_000_000
+	// DefaultMaxJump is how far ahead of the next expected number a frame
+	// of the followed session may start before it is refused as
+	// implausible: more than a few frames' worth of loss on every line at
+	// once, far less than a forged frame a million ahead.
+	DefaultMaxJump = 1 << 16
 	// DefaultMaxClockSkew is how far a frame's send time may be from the
 	// receive time before it is counted as a bad stamp and kept out of
 	// the latency and the snail.
@@ -78,7 +79,7 @@ func defaultSubscriberConfig() subscriberConfig {
 		status:       DefaultStatusEvery,
 		maxSkew:      DefaultMaxClockSkew,
 		restartAfter: DefaultRestartAfter,
-		maxRate:      DefaultMaxRate,
+		maxJump:      DefaultMaxJump,
 		maxRatio:     bus.DefaultMaxRatio,
 		threadName:   "feedbus/recv",
 	}
@@ -306,20 +307,14 @@ func WithRestartAfter(d time.Duration) SubscriberOption {
 	}
 }
 
-// WithMaxRate sets the fastest rate, in messages per second, at which the
-// followed feed can plausibly move on (default DefaultMaxRate): a frame
-// that starts further ahead of the next expected number than that rate
-// allows since the session's last frame, plus 65,536, is refused and
-// counted as implausible, until such frames have come alone for 200 ms. 0
-// accepts any jump.
-func WithMaxRate(msgsPerSecond float64) SubscriberOption {
-	return func(c *subscriberConfig) error {
-		if msgsPerSecond < 0 || msgsPerSecond != msgsPerSecond {
-			return fmt.Errorf("%w: max rate %v", ErrOption, msgsPerSecond)
-		}
-		c.maxRate = msgsPerSecond
-		return nil
-	}
+// WithMaxJump sets how far ahead of the next expected number a frame of
+// the followed session may start (default DefaultMaxJump). A frame further
+// ahead is refused and counted as implausible, until such frames have come
+// alone, with nothing plausible between them, for 200 ms: then the feed
+// really has moved on (a publisher that dropped, lines that were down),
+// and the jump is a gap. 0 accepts any jump.
+func WithMaxJump(n uint64) SubscriberOption {
+	return func(c *subscriberConfig) error { c.maxJump = n; return nil }
 }
 
 // WithVerifying refuses every frame not signed with one of keys (see package

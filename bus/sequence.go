@@ -25,9 +25,8 @@ type Tracker struct {
 	OnGap func(session uint64, stream uint32, from, to uint64)
 
 	wait     int64
-	maxRate  float64 // messages per second a session can plausibly jump ahead; 0: any
-	slack    uint64  // and this many messages on top
-	resync   int64   // refusing this long with nothing plausible in between accepts the jump
+	maxJump  uint64 // how far ahead of the next number a frame may start; 0: any
+	resync   int64  // refusing this long with nothing plausible in between accepts the jump
 	sessions []session
 	cur      *session
 	pending  int // holes not yet declared, across sessions
@@ -76,16 +75,15 @@ func NewTracker(gapWait time.Duration) *Tracker {
 }
 
 // SetPlausible bounds how far ahead of the next expected number a frame
-// may start: slack messages plus maxRate a second since the session's last
-// frame. A frame beyond that is refused by Begin and counted as
-// implausible: a forged frame far ahead would otherwise open holes that
-// swallow the real messages as they come. Only while plausible frames keep
-// coming, though: once frames have been refused for resync with none
-// accepted in between, the session really has moved on (its publisher
-// dropped, a line was down), and the next frame is accepted, its hole
-// becoming a gap like any other. maxRate 0 accepts any jump.
-func (t *Tracker) SetPlausible(maxRate float64, slack uint64, resync time.Duration) {
-	t.maxRate, t.slack, t.resync = maxRate, slack, int64(resync)
+// may start: maxJump messages. A frame beyond that is refused by Begin and
+// counted as implausible: a forged frame far ahead would otherwise open
+// holes that swallow the real messages as they come. Only while plausible
+// frames keep coming, though: once frames have been refused for resync
+// with none accepted in between, the session really has moved on (its
+// publisher dropped, a line was down), and the next frame is accepted, its
+// hole becoming a gap like any other. maxJump 0 accepts any jump.
+func (t *Tracker) SetPlausible(maxJump uint64, resync time.Duration) {
+	t.maxJump, t.resync = maxJump, int64(resync)
 }
 
 // Expect makes the tracker expect message next as the first of a session
@@ -107,9 +105,8 @@ func (t *Tracker) Begin(h *Header, now int64) bool {
 		c = t.session(h, now)
 		t.cur = c
 	}
-	if t.maxRate > 0 && h.FirstSeq > c.next {
-		allowed := float64(t.slack) + t.maxRate*float64(max(now-c.lastSeen, 0))/1e9
-		if float64(h.FirstSeq-c.next) > allowed {
+	if t.maxJump > 0 && h.FirstSeq > c.next {
+		if h.FirstSeq-c.next > t.maxJump {
 			if c.refusing == 0 {
 				c.refusing = max(now, 1)
 			}

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/feedbus/feedbus"
@@ -37,7 +36,7 @@ type config struct {
 	maxSkew  time.Duration
 	stream   int64
 	restart  time.Duration
-	maxRate  float64
+	maxJump  uint64
 	authKey  string
 	codecs   string
 	maxRatio float64
@@ -77,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.authWin, "auth-window", auth.DefaultWindow, "with --auth-key: refuse signed frames whose send time is further than this from the receive time, so old frames cannot be replayed (0 = off, e.g. to receive a --replay of a capture)")
 	fs.Int64Var(&c.stream, "stream", -1, "follow this stream id only (default: the first stream heard, named in the output); frames of other streams are counted as foreign")
 	fs.DurationVar(&c.restart, "restart-after", feedbus.DefaultRestartAfter, "how long the followed publisher session must be silent before a new session of its stream is taken as its restart (one that starts at sequence 1: after 50ms; one after a clean end: at once); until then it is foreign")
-	fs.Float64Var(&c.maxRate, "max-rate", feedbus.DefaultMaxRate, "fastest plausible feed, msg/s: a frame further ahead of the followed session than this rate allows since its last frame (plus 65536) is refused and counted as implausible, until such frames have come alone for 200ms (0 = any jump)")
+	fs.Uint64Var(&c.maxJump, "max-jump", feedbus.DefaultMaxJump, "a frame starting more than this many messages past the followed session's next number is refused and counted as implausible, until such frames have come alone for 200ms (then it is a gap) (0 = any jump)")
 	fs.DurationVar(&c.maxSkew, "max-clock-skew", feedbus.DefaultMaxClockSkew, "a frame whose send time is further than this from the receive time has a bad stamp: its messages are delivered but kept out of the latency and the snail, and counted in bad_stamps (0 = trust every stamp)")
 	fs.IntVar(&c.maxSyms, "max-symbols", 100_000, "most symbols to keep last-value books for (about 250 bytes each); messages of further symbols are delivered but not booked, and counted in books_refused (0 = no limit)")
 	fs.IntVar(&c.books, "books", 10, "last-value books of the first N symbols to print in the summary and the JSON (SIGUSR1 prints all while running)")
@@ -121,8 +120,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, cli.Usagef("--auth-window %v must not be negative", c.authWin)
 	case c.restart <= 0:
 		return nil, cli.Usagef("--restart-after %v must be positive", c.restart)
-	case c.maxRate < 0 || math.IsNaN(c.maxRate):
-		return nil, cli.Usagef("--max-rate %v: want messages per second, or 0 for any jump", c.maxRate)
 	}
 	for _, f := range []struct{ flag, path string }{{"--json", c.json}, {"--hlog", c.hlog}, {"--capture", c.capture}} {
 		if err := cli.CheckWritable(f.flag, f.path); err != nil {

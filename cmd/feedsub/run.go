@@ -212,7 +212,7 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 		feedbus.WithExpectedInterval(c.expected),
 		feedbus.WithMaxClockSkew(c.maxSkew),
 		feedbus.WithRestartAfter(c.restart),
-		feedbus.WithMaxRate(c.maxRate),
+		feedbus.WithMaxJump(c.maxJump),
 		feedbus.WithThreadName("feedsub/recv"),
 		feedbus.WithEvents(func(e feedbus.Event) { printEvent(stderr, e) }),
 	}

@@ -44,7 +44,7 @@ type Summary struct {
 	// replaced the followed one).
 	Restarts uint64 `json:"restarts"`
 	// Implausible counts frames refused for starting implausibly far
-	// ahead of the followed session (WithMaxRate), in frames.
+	// ahead of the followed session (--max-jump), in frames.
 	Implausible uint64 `json:"implausible"`
 	// JoinedAfter is how many messages of the first session followed came
 	// before the first one this subscriber saw (it joined late, or missed

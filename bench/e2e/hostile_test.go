@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedbus/feedbus/internal/summary"
+)
+
+// TestHostileSender runs a real two-line EPGM feed while a second host on
+// line A's group sends one kind of hostile frame (bench/cmd/feedforge).
+// Each time the real feed arrives whole, every message once, nothing
+// forged reaches the books, and the attack shows in its own counter.
+func TestHostileSender(t *testing.T) {
+	l := requireLab(t, labConfig)
+	const count, rate = 20_000, 5_000
+	keyFile := filepath.Join(t.TempDir(), "keys.toml")
+	if err := os.WriteFile(keyFile, []byte("[[key]]\nid = 1\nsecret = \""+strings.Repeat("5a", 32)+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	authFailed := func(s *summary.Summary) (uint64, string) { return s.Lines[0].AuthFailed, "auth_failed" }
+	for i, tc := range []struct {
+		attack string
+		auth   bool
+		check  func(s *summary.Summary) (uint64, string)
+	}{
+		{"stream", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
+		{"session", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
+		{"ahead", false, func(s *summary.Summary) (uint64, string) { return s.Implausible, "implausible" }},
+		{"bomb", false, func(s *summary.Summary) (uint64, string) { return s.Malformed, "malformed" }},
+		{"stream", true, authFailed},
+		{"session", true, authFailed},
+		{"ahead", true, authFailed},
+		{"bomb", true, authFailed},
+	} {
+		name := tc.attack
+		var keyArgs []string
+		if tc.auth {
+			name, keyArgs = tc.attack+"/auth-key", []string{"--auth-key", keyFile}
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			lines := bothLines(l, 6430+2*i)
+			victim := startSub(t, ctx, l, l.Subs()[0], lines, append([]string{"--count", strconv.Itoa(count), "--idle", "15s", "--books", "1000"}, keyArgs...)...)
+			pub := start(t, "feedpub", l.Command(ctx, l.Pub(), bin.feedpub, append([]string{"--line", lines[0], "--line", lines[1],
+				"--rate", strconv.Itoa(rate), "--count", strconv.Itoa(count), "--warmup", "1s", "--linger", "1s"}, keyArgs...)...))
+			var session string
+			pub.waitFor(t, 10*time.Second, "the session id", func(s string) bool {
+				m := regexp.MustCompile(`session ([0-9a-f]{16})`).FindStringSubmatch(s)
+				if m != nil {
+					session = m[1]
+				}
+				return m != nil
+			})
+			// The forger sends for about two seconds while the feed runs:
+			// against a quiet feed, without --auth-key, a forged fresh
+			// session can take a subscriber over (see the README).
+			victim.p.waitFor(t, 20*time.Second, "the feed", func(stderr string) bool { return victim.received(stderr) > 0 })
+			forge := start(t, "feedforge", l.Command(ctx, l.Subs()[1], bin.feedforge, "--line", lines[0],
+				"--attack", tc.attack, "--session", session, "--count", "400", "--rate", "200"))
+			if err := forge.wait(t, time.Minute); err != nil {
+				t.Fatalf("feedforge: %v", err)
+			}
+			if err := pub.wait(t, time.Minute); err != nil {
+				t.Fatalf("feedpub: %v", err)
+			}
+			s := victim.summary(t)
+			wantCompleteDual(t, "victim", s, count)
+			if n, what := tc.check(s); n == 0 || (tc.auth && n != 400) {
+				t.Errorf("%s attack: %s is %d, want every forged frame (400) refused", tc.attack, what, n)
+			}
+			for _, b := range s.Books {
+				if b.Symbol == "FORGED" {
+					t.Errorf("a forged symbol reached the books: %+v", b)
+				}
+			}
+			if s.Restarts != 0 || s.Sessions != 1 || s.Duplicates > uint64(count) {
+				t.Errorf("restarts %d sessions %d duplicates %d: the forger must not move the subscriber", s.Restarts, s.Sessions, s.Duplicates)
+			}
+			n, what := tc.check(s)
+			t.Logf("%s: %d %s; received %d, gaps %d", tc.attack, n, what, s.Received, s.Gaps)
+		})
+	}
+}
