@@ -34,6 +34,7 @@ func TestHostileSender(t *testing.T) {
 		{"session", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
 		{"ahead", false, func(s *summary.Summary) (uint64, string) { return s.Implausible, "implausible" }},
 		{"bomb", false, func(s *summary.Summary) (uint64, string) { return s.Malformed, "malformed" }},
+		{"symbols", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
 		{"stream", true, authFailed},
 		{"session", true, authFailed},
 		{"ahead", true, authFailed},
@@ -63,8 +64,12 @@ func TestHostileSender(t *testing.T) {
 			// against a quiet feed, without --auth-key, a forged fresh
 			// session can take a subscriber over (see the README).
 			victim.p.waitFor(t, 20*time.Second, "the feed", func(stderr string) bool { return victim.received(stderr) > 0 })
+			frames, rate := "400", "200"
+			if tc.attack == "symbols" {
+				frames, rate = "4000", "2000" // 200,000 new symbols in two seconds
+			}
 			forge := start(t, "feedforge", l.Command(ctx, l.Subs()[1], bin.feedforge, "--line", lines[0],
-				"--attack", tc.attack, "--session", session, "--count", "400", "--rate", "200"))
+				"--attack", tc.attack, "--session", session, "--count", frames, "--rate", rate))
 			if err := forge.wait(t, time.Minute); err != nil {
 				t.Fatalf("feedforge: %v", err)
 			}
@@ -73,11 +78,14 @@ func TestHostileSender(t *testing.T) {
 			}
 			s := victim.summary(t)
 			wantCompleteDual(t, "victim", s, count)
-			if n, what := tc.check(s); n == 0 || (tc.auth && n != 400) {
+			if n, what := tc.check(s); n == 0 || (tc.auth && strconv.FormatUint(n, 10) != frames) {
 				t.Errorf("%s attack: %s is %d, want every forged frame (400) refused", tc.attack, what, n)
 			}
+			if tc.attack == "symbols" && s.VmHWMBytes > 64<<20 {
+				t.Errorf("peak RSS %d bytes with 200,000 forged symbols on the group, want the feed's own (under 64 MiB)", s.VmHWMBytes)
+			}
 			for _, b := range s.Books {
-				if b.Symbol == "FORGED" {
+				if b.Symbol == "FORGED" || strings.HasPrefix(b.Symbol, "F") && b.Symbol[1] >= '0' && b.Symbol[1] <= '9' {
 					t.Errorf("a forged symbol reached the books: %+v", b)
 				}
 			}

@@ -12,6 +12,8 @@
 //	         other number (implausible)
 //	bomb     S2 bodies of 52 bytes that declare 1 MiB (malformed, never
 //	         inflated)
+//	symbols  frames of a fresh session, each with 50 symbols never seen
+//	         before (foreign: a million symbols must not grow the books)
 package main
 
 import (
@@ -35,7 +37,7 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var lines cli.Strings
 	fs := flag.NewFlagSet("feedforge", flag.ContinueOnError)
 	fs.Var(&lines, "line", "endpoint to send on, repeatable")
-	attack := fs.String("attack", "", "stream, session, ahead or bomb")
+	attack := fs.String("attack", "", "stream, session, ahead, bomb or symbols")
 	session := fs.String("session", "", "the real session id in hex, for --attack ahead")
 	count := fs.Int("count", 200, "frames to send (at most 100000)")
 	rate := fs.Int("rate", 200, "frames per second (at most 10000)")
@@ -105,7 +107,21 @@ func forger(attack string, real uint64) (func(i int) []byte, error) {
 			return frame(bus.Header{Flags: bus.FlagHeartbeat, Session: rng.Uint64() | 1, Stream: 1, FirstSeq: first}, 0)
 		}, nil
 	case "ahead":
-		return func(i int) []byte { return frame(bus.Header{Session: real, Stream: 1, FirstSeq: uint64(1_000_000 + 2*i)}, 1) }, nil
+		return func(i int) []byte {
+			return frame(bus.Header{Session: real, Stream: 1, FirstSeq: uint64(1_000_000 + 2*i)}, 1)
+		}, nil
+	case "symbols":
+		id := rng.Uint64() | 1
+		var sym [16]byte
+		return func(i int) []byte {
+			w.Begin(&bus.Header{Session: id, Stream: 1, FirstSeq: uint64(1_000 + 50*i)})
+			for j := 0; j < 50; j++ {
+				m := trade
+				m.Symbol = strconv.AppendUint(append(sym[:0], 'F'), uint64(50*i+j), 10)
+				w.Add(&m)
+			}
+			return w.Finish(time.Now().UnixNano())
+		}, nil
 	case "bomb":
 		body := s2.Encode(nil, make([]byte, 1<<20))
 		return func(i int) []byte {
@@ -114,5 +130,5 @@ func forger(attack string, real uint64) (func(i int) []byte, error) {
 			return append(h, body...)
 		}, nil
 	}
-	return nil, fmt.Errorf("--attack %q: want stream, session, ahead or bomb", attack)
+	return nil, fmt.Errorf("--attack %q: want stream, session, ahead, bomb or symbols", attack)
 }
