@@ -114,8 +114,10 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 
 func (r *receiver) onSession(session uint64, stream uint32, first uint64) {
 	// A new session may come from another host, whose clock is off by
-	// another amount: the lag baseline starts again.
+	// another amount: the lag baselines start again, the loop's and the
+	// workers'.
 	r.probe.ResetBaseline()
+	r.fan.ResetBaselines()
 	if r.s.events == nil {
 		return
 	}

@@ -68,8 +68,9 @@ type Fanout struct {
 	workers []*worker
 	dirty   []*worker // workers Queue touched since the last Flush
 
-	closed  atomic.Bool // no more Dispatch; workers drain and exit
-	abandon atomic.Bool // workers exit without draining
+	epoch   atomic.Uint64 // bumped by ResetBaselines
+	closed  atomic.Bool   // no more Dispatch; workers drain and exit
+	abandon atomic.Bool   // workers exit without draining
 	once    sync.Once
 	wg      sync.WaitGroup
 }
@@ -135,6 +136,7 @@ type worker struct {
 	waitMax   int64
 	seen      bool    // lagMax and waitMax are set
 	msg       Message // what the handler is given, reused
+	epoch     uint64  // the Fanout's epoch this worker's probe baseline is of
 	inRun     bool    // between the handler's BeginRun and EndRun
 }
 
@@ -431,6 +433,21 @@ func (w *worker) conflate(m *bus.Message, seq uint64, sendTime, now int64) {
 	w.markDirty()
 }
 
+// ResetBaselines makes every worker's snail probe forget its lag baseline
+// before its next observation: a new publisher session may come from a host
+// whose clock is off by another amount. Safe from any goroutine; it costs
+// each worker one atomic load per run of messages.
+func (f *Fanout) ResetBaselines() { f.epoch.Add(1) }
+
+// rebase resets the worker's probe baseline if ResetBaselines was called
+// since it last looked.
+func (w *worker) rebase() {
+	if e := w.f.epoch.Load(); e != w.epoch {
+		w.epoch = e
+		w.probe.ResetBaseline()
+	}
+}
+
 // Close stops accepting messages, lets every worker finish what is queued
 // (queues and conflation slots), and waits for the worker goroutines to
 // exit. It must not run concurrently with Dispatch: call it once the
@@ -555,6 +572,7 @@ const runLen = 32
 func (w *worker) takeRun(first *item) {
 	now := w.f.now()
 	if w.probe != nil {
+		w.rebase()
 		w.probe.Observe(now, first.sendTime)
 	}
 	if w.work > 0 || w.f.hook != nil {
@@ -614,6 +632,7 @@ func (w *worker) handleSlot(s *cslot) {
 		if !hasA {
 			first = b
 		}
+		w.rebase()
 		w.probe.Observe(now, first.sendTime)
 	}
 	if hasA {

@@ -654,3 +654,33 @@ func TestHungWorkerTripsSnail(t *testing.T) {
 	}
 	st.unblock()
 }
+
+// ResetBaselines makes the workers' probes judge lag afresh: a new
+// session's host may be 10 s off, which is not 10 s of lag. (Only the
+// receive loop's probe used to start again.)
+func TestResetBaselines(t *testing.T) {
+	for _, reset := range []bool{false, true} {
+		cfg := snail.DefaultConfig()
+		cfg.MaxGaps = -1 // lag only
+		det, err := snail.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var now atomic.Int64
+		now.Store(int64(time.Hour))
+		f := newTest(t, Config{Workers: 1, Detector: det, Now: now.Load}, nil)
+		m := quote("A", 1, 2, 1, 1)
+		f.Dispatch(&m, 1, now.Load(), now.Load()) // lag 0: the baseline
+		eventually(t, "the first message", func() bool { return f.Stats()[0].Processed == 1 })
+		if reset {
+			f.ResetBaselines()
+		}
+		f.Dispatch(&m, 2, now.Load()-int64(10*time.Second), now.Load()) // a host 10 s behind
+		eventually(t, "the second message", func() bool { return f.Stats()[0].Processed == 2 })
+		f.Close()
+		tripped := det.Trips() > 0
+		if tripped == reset {
+			t.Errorf("reset %v: tripped %v; want a trip only without the reset", reset, tripped)
+		}
+	}
+}
