@@ -30,6 +30,7 @@ func TestHostileSender(t *testing.T) {
 		auth   bool
 		check  func(s *summary.Summary) (uint64, string)
 	}{
+		{"none", false, func(s *summary.Summary) (uint64, string) { return 1, "nothing" }}, // the yardstick for latency
 		{"stream", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
 		{"session", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
 		{"ahead", false, func(s *summary.Summary) (uint64, string) { return s.Implausible, "implausible" }},
@@ -48,7 +49,7 @@ func TestHostileSender(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			lines := bothLines(l, 6430+2*i)
+			lines := bothLines(l, 6450+2*i)
 			victim := startSub(t, ctx, l, l.Subs()[0], lines, append([]string{"--count", strconv.Itoa(count), "--idle", "15s", "--books", "1000"}, keyArgs...)...)
 			pub := start(t, "feedpub", l.Command(ctx, l.Pub(), bin.feedpub, append([]string{"--line", lines[0], "--line", lines[1],
 				"--rate", strconv.Itoa(rate), "--count", strconv.Itoa(count), "--warmup", "1s", "--linger", "1s"}, keyArgs...)...))
@@ -65,13 +66,18 @@ func TestHostileSender(t *testing.T) {
 			// session can take a subscriber over (see the README).
 			victim.p.waitFor(t, 20*time.Second, "the feed", func(stderr string) bool { return victim.received(stderr) > 0 })
 			frames, rate := "400", "200"
-			if tc.attack == "symbols" {
+			switch {
+			case tc.attack == "symbols":
 				frames, rate = "4000", "2000" // 200,000 new symbols in two seconds
+			case tc.attack == "bomb" && !tc.auth:
+				frames, rate = "8000", "4000" // a flood: each declares 1 MiB
 			}
-			forge := start(t, "feedforge", l.Command(ctx, l.Subs()[1], bin.feedforge, "--line", lines[0],
-				"--attack", tc.attack, "--session", session, "--count", frames, "--rate", rate))
-			if err := forge.wait(t, time.Minute); err != nil {
-				t.Fatalf("feedforge: %v", err)
+			if tc.attack != "none" {
+				forge := start(t, "feedforge", l.Command(ctx, l.Subs()[1], bin.feedforge, "--line", lines[0],
+					"--attack", tc.attack, "--session", session, "--count", frames, "--rate", rate))
+				if err := forge.wait(t, time.Minute); err != nil {
+					t.Fatalf("feedforge: %v", err)
+				}
 			}
 			if err := pub.wait(t, time.Minute); err != nil {
 				t.Fatalf("feedpub: %v", err)
@@ -93,7 +99,7 @@ func TestHostileSender(t *testing.T) {
 				t.Errorf("restarts %d sessions %d duplicates %d: the forger must not move the subscriber", s.Restarts, s.Sessions, s.Duplicates)
 			}
 			n, what := tc.check(s)
-			t.Logf("%s: %d %s; received %d, gaps %d", tc.attack, n, what, s.Received, s.Gaps)
+			t.Logf("%s: %d %s; received %d, gaps %d; latency p50 %.0fµs p99 %.0fµs", name, n, what, s.Received, s.Gaps, s.LatencyUS.P50, s.LatencyUS.P99)
 		})
 	}
 }
