@@ -492,16 +492,17 @@ func (r *receiver) summary() *Summary {
 	for i, e := range r.sub.Lines() {
 		ln := &r.lines[i]
 		s.Lines = append(s.Lines, summary.Line{
-			Name:       bus.LineName(i),
-			Endpoint:   e.String(),
-			Received:   ln.received,
-			Won:        ln.won,
-			Gaps:       ln.tracker.Stats().Gaps,
-			Frames:     ln.frames,
-			Rejoins:    ln.rejoins,
-			Foreign:    ln.foreign,
-			AuthFailed: ln.authFailed,
-			LatencyUS:  ln.lat.Summary(),
+			Name:        bus.LineName(i),
+			Endpoint:    e.String(),
+			Received:    ln.received,
+			Won:         ln.won,
+			Gaps:        ln.tracker.Stats().Gaps,
+			Frames:      ln.frames,
+			Rejoins:     ln.rejoins,
+			Foreign:     ln.foreign,
+			AuthFailed:  ln.authFailed,
+			Implausible: ln.implausible,
+			LatencyUS:   ln.lat.Summary(),
 		})
 	}
 	return s

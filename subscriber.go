@@ -25,13 +25,12 @@ type Summary = summary.Summary
 // each message, and hands the messages to a Handler on worker goroutines.
 // See the package documentation for which goroutine may call what.
 type Subscriber struct {
-	cfg     subscriberConfig
-	handler Handler
-	det     *snail.Detector
-	fan     *fanout.Fanout
-	events  *eventQueue
-	status  *statusWorker // nil without WithStatus or WithLatencyLog
-	r       *receiver
+	cfg    subscriberConfig
+	det    *snail.Detector
+	fan    *fanout.Fanout
+	events *eventQueue
+	status *statusWorker // nil without WithStatus or WithLatencyLog
+	r      *receiver
 
 	stop      chan struct{} // closed by Close: the loop returns
 	done      chan struct{} // closed when the loop has returned
@@ -69,7 +68,7 @@ func Subscribe(endpoints []string, h Handler, opts ...SubscriberOption) (*Subscr
 	if len(cfg.plan.IO) > 0 && len(cfg.plan.IO) != len(lines) {
 		return nil, fmt.Errorf("%w: %d I/O CPUs for %d lines: give one per line", ErrOption, len(cfg.plan.IO), len(lines))
 	}
-	s := &Subscriber{cfg: cfg, handler: h, endpoints: endpoints, stop: make(chan struct{}), done: make(chan struct{}), drain: 2 * time.Second}
+	s := &Subscriber{cfg: cfg, endpoints: endpoints, stop: make(chan struct{}), done: make(chan struct{}), drain: 2 * time.Second}
 	if s.det, err = snail.New(cfg.snail); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOption, err)
 	}

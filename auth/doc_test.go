@@ -1,17 +1,13 @@
 package auth
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/feedbus/feedbus/internal/wiredoc"
 
 	"github.com/feedbus/feedbus/bus"
 )
@@ -20,71 +16,12 @@ import (
 // file pins.
 const docPath = "../docs/wire.md"
 
-// docHexBlocks returns the hex dumps in the ``` blocks of the section of
-// docs/wire.md whose heading contains key (up to the next heading of the
-// same or a higher level). A dump line is a 4-digit hex offset, two
-// spaces and up to 16 hex bytes, the offsets counting the bytes.
-func docHexBlocks(t *testing.T, key string) [][]byte {
-	t.Helper()
-	doc, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blocks [][]byte
-	var cur []byte
-	level, inBlock := 0, false
-	sc := bufio.NewScanner(bytes.NewReader(doc))
-	for lineNo := 1; sc.Scan(); lineNo++ {
-		line := sc.Text()
-		if strings.HasPrefix(line, "```") {
-			if level > 0 && inBlock {
-				blocks = append(blocks, cur)
-			}
-			cur, inBlock = nil, !inBlock
-			continue
-		}
-		if !inBlock && strings.HasPrefix(line, "#") {
-			l := len(line) - len(strings.TrimLeft(line, "#"))
-			if level == 0 && strings.Contains(line, key) {
-				level = l
-				continue
-			}
-			if level > 0 && l <= level {
-				break
-			}
-		}
-		if level == 0 || !inBlock {
-			continue
-		}
-		off, rest, ok := strings.Cut(line, "  ")
-		if n, err := strconv.ParseUint(off, 16, 32); !ok || len(off) != 4 || err != nil || int(n) != len(cur) {
-			t.Fatalf("%s:%d: not a dump line at offset %04x: %q", docPath, lineNo, len(cur), line)
-		}
-		for _, f := range strings.Fields(rest) {
-			b, err := hex.DecodeString(f)
-			if err != nil || len(b) != 1 {
-				t.Fatalf("%s:%d: bad byte %q", docPath, lineNo, f)
-			}
-			cur = append(cur, b[0])
-		}
-	}
-	if level == 0 {
-		t.Fatalf("%s: no heading contains %q", docPath, key)
-	}
-	return blocks
-}
+// docHexBlocks returns the hex dumps of the docs/wire.md section whose
+// heading contains key.
+func docHexBlocks(t *testing.T, key string) [][]byte { return wiredoc.HexBlocks(t, docPath, key) }
 
-func docDump(b []byte) string {
-	var s strings.Builder
-	for i := 0; i < len(b); i += 16 {
-		fmt.Fprintf(&s, "%04x ", i)
-		for _, c := range b[i:min(i+16, len(b))] {
-			fmt.Fprintf(&s, " %02x", c)
-		}
-		s.WriteByte('\n')
-	}
-	return s.String()
-}
+// docDump formats b as docs/wire.md writes a dump.
+func docDump(b []byte) string { return wiredoc.Dump(b) }
 
 // TestWireDocAuthExample checks the worked example of docs/wire.md §12
 // against the Signer, and against the recipe the document gives, computed

@@ -12,7 +12,6 @@ import (
 // The fixtures are shared with replay's tests.
 var (
 	wireExample   = capturetest.WireExample
-	heartbeat     = capturetest.Heartbeat
 	sampleLines   = capturetest.SampleLines
 	sampleRecords = capturetest.SampleRecords
 	writeCapture  = capturetest.Write

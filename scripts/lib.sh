@@ -25,13 +25,14 @@ have() {
 # anyway).
 ensure_deps() {
 	local pkgs=("$@") missing=() build_missing=0 pkg
-	[ ${#pkgs[@]} -gt 0 ] || pkgs=(libzmq3-dev pkg-config iproute2 nftables)
+	[ ${#pkgs[@]} -gt 0 ] || pkgs=(libzmq3-dev pkg-config iproute2 nftables tshark)
 	for pkg in "${pkgs[@]}"; do
 		case $pkg in
 		libzmq3-dev) dpkg -s libzmq3-dev >/dev/null 2>&1 && continue; build_missing=1 ;;
 		pkg-config) have pkg-config && continue; build_missing=1 ;;
 		iproute2) have ip && continue ;;
 		nftables) have nft && continue ;;
+		tshark) have tshark && continue ;; # the capture tests read our pcapng with it
 		*) echo "feedbus: ensure_deps: unknown package $pkg" >&2; exit 1 ;;
 		esac
 		missing+=("$pkg")

@@ -109,16 +109,17 @@ const MaxTimeline = 24 * 3600
 
 // Line is one line's share of the feed.
 type Line struct {
-	Name       string              `json:"name"`
-	Endpoint   string              `json:"endpoint"`
-	Received   uint64              `json:"received"` // messages received on this line, copies included
-	Won        uint64              `json:"won"`      // messages this line delivered first
-	Gaps       uint64              `json:"gaps"`     // messages this line missed
-	Frames     uint64              `json:"frames"`
-	Rejoins    uint64              `json:"rejoins"`     // times the line was rejoined after going silent
-	Foreign    uint64              `json:"foreign"`     // frames of another stream or session, dropped
-	AuthFailed uint64              `json:"auth_failed"` // frames refused by --auth-key
-	LatencyUS  latency.Percentiles `json:"latency_us"`
+	Name        string              `json:"name"`
+	Endpoint    string              `json:"endpoint"`
+	Received    uint64              `json:"received"` // messages received on this line, copies included
+	Won         uint64              `json:"won"`      // messages this line delivered first
+	Gaps        uint64              `json:"gaps"`     // messages this line missed
+	Frames      uint64              `json:"frames"`
+	Rejoins     uint64              `json:"rejoins"`     // times the line was rejoined after going silent
+	Foreign     uint64              `json:"foreign"`     // frames of another stream or session, dropped
+	AuthFailed  uint64              `json:"auth_failed"` // frames refused by --auth-key
+	Implausible uint64              `json:"implausible"` // frames refused for starting implausibly far ahead (--max-jump)
+	LatencyUS   latency.Percentiles `json:"latency_us"`
 }
 
 // WriteJSONFile writes s (a Summary or a Publisher) to path, indented.
