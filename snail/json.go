@@ -11,20 +11,22 @@ import (
 
 func us(ns int64) float64 { return float64(ns) / 1e3 }
 
+type verdictJSON struct {
+	Probe    string   `json:"probe"`
+	Kind     Kind     `json:"kind"`
+	LagUs    *float64 `json:"lag_us,omitempty"`
+	MaxLagUs *float64 `json:"max_lag_us,omitempty"`
+	Gaps     *int64   `json:"gaps,omitempty"`
+	MaxGaps  *int64   `json:"max_gaps,omitempty"`
+	Mode     Mode     `json:"mode"`
+	WindowUs float64  `json:"window_us,omitempty"`
+	AtNs     int64    `json:"at_ns"`
+}
+
 // MarshalJSON writes the verdict with its lag and threshold in µs for a
 // lag trip, or as counts for a gaps trip.
 func (v Verdict) MarshalJSON() ([]byte, error) {
-	out := struct {
-		Probe    string   `json:"probe"`
-		Kind     Kind     `json:"kind"`
-		LagUs    *float64 `json:"lag_us,omitempty"`
-		MaxLagUs *float64 `json:"max_lag_us,omitempty"`
-		Gaps     *int64   `json:"gaps,omitempty"`
-		MaxGaps  *int64   `json:"max_gaps,omitempty"`
-		Mode     Mode     `json:"mode"`
-		WindowUs float64  `json:"window_us,omitempty"`
-		AtNs     int64    `json:"at_ns"`
-	}{Probe: v.Probe, Kind: v.Kind, Mode: v.Mode, WindowUs: us(int64(v.Window)), AtNs: v.At}
+	out := verdictJSON{Probe: v.Probe, Kind: v.Kind, Mode: v.Mode, WindowUs: us(int64(v.Window)), AtNs: v.At}
 	if v.Kind == KindLag {
 		lag, max := us(v.Value), us(v.Threshold)
 		out.LagUs, out.MaxLagUs = &lag, &max
@@ -36,17 +38,7 @@ func (v Verdict) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads what MarshalJSON wrote.
 func (v *Verdict) UnmarshalJSON(b []byte) error {
-	var in struct {
-		Probe    string   `json:"probe"`
-		Kind     Kind     `json:"kind"`
-		LagUs    *float64 `json:"lag_us"`
-		MaxLagUs *float64 `json:"max_lag_us"`
-		Gaps     *int64   `json:"gaps"`
-		MaxGaps  *int64   `json:"max_gaps"`
-		Mode     Mode     `json:"mode"`
-		WindowUs float64  `json:"window_us"`
-		AtNs     int64    `json:"at_ns"`
-	}
+	var in verdictJSON
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
