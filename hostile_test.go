@@ -479,3 +479,33 @@ func TestCodecsNotExpectedAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A forged frame at the feed's own next numbers wins them: only
+// --auth-key can refuse it. But the real copies that follow on each line
+// differ from it, and each is counted as a conflict on its line, so the
+// forgery does not pass unseen. Identical copies never count.
+func TestConflictingCopiesCounted(t *testing.T) {
+	rs := subscribeRaw(t, ipcLines(t, 2))
+	a, b := rs.lines[0], rs.lines[1]
+	a.send(1, 5)
+	b.send(1, 5)
+	a.w.Begin(&bus.Header{Session: 7, Stream: 1, FirstSeq: 6}) // the forgery
+	for i := 0; i < 5; i++ {
+		if err := a.w.Add(&bus.Message{Kind: bus.KindTrade, Symbol: []byte("X"), Price: -1, Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.pub.Send(a.w.Finish(time.Now().UnixNano())); err != nil {
+		t.Fatal(err)
+	}
+	rs.waitFrames(t, func(line int, n uint64) bool { return line != 0 || n >= 3 })
+	b.send(6, 5) // the real copies
+	a.send(6, 5)
+	rs.waitFrames(t, func(_ int, n uint64) bool { return n >= 3 })
+	rs.Close()
+	s := rs.Summary()
+	if s.Received != 10 || s.Duplicates != 15 || s.Lines[0].Conflicts != 5 || s.Lines[1].Conflicts != 5 || s.Conflicts != 10 {
+		t.Fatalf("received %d duplicates %d conflicts %d (A %d, B %d); want 10, 15, 10 (5, 5)",
+			s.Received, s.Duplicates, s.Conflicts, s.Lines[0].Conflicts, s.Lines[1].Conflicts)
+	}
+}

@@ -57,6 +57,8 @@ type receiver struct {
 
 	verifier   *auth.Verifier // nil without WithVerifying
 	authFailed uint64
+
+	prints *fingerprints // the winning copies, to see a line that disagrees
 }
 
 type lineState struct {
@@ -70,6 +72,7 @@ type lineState struct {
 	authFailed  uint64    // frames refused by the verifier
 	foreign     uint64    // frames of another stream or session, dropped
 	implausible uint64    // frames implausibly far ahead, dropped
+	conflicts   uint64    // message copies that differ from the copy that won
 	lastFrame   time.Time // last frame of any kind, or the last (re)join
 	rejoins     uint64
 }
@@ -90,6 +93,7 @@ func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver
 		current: map[uint32]uint64{},
 		start:   time.Now(),
 		follow:  newFollower(s.cfg.stream, s.cfg.streamSet, s.cfg.restartAfter),
+		prints:  newFingerprints(),
 	}
 	if s.cfg.keys != nil {
 		r.verifier = auth.NewVerifier(s.cfg.keys)
@@ -118,6 +122,7 @@ func (r *receiver) onSession(session uint64, stream uint32, first uint64) {
 	// workers'.
 	r.probe.ResetBaseline()
 	r.fan.ResetBaselines()
+	r.prints.reset()
 	if r.s.events == nil {
 		return
 	}
@@ -317,8 +322,12 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 		}
 		ln.tracker.Admit(seq, mono)
 		if !r.tracker.Admit(seq, mono) {
+			if r.prints.conflicts(seq, f.LastEncoded()) {
+				ln.conflicts++
+			}
 			continue
 		}
+		r.prints.remember(seq, f.LastEncoded())
 		won++
 		if !r.msg.Kind.Known() {
 			r.skipped++ // a kind from a newer writer: sequenced, not delivered
@@ -502,8 +511,10 @@ func (r *receiver) summary() *Summary {
 			Foreign:     ln.foreign,
 			AuthFailed:  ln.authFailed,
 			Implausible: ln.implausible,
+			Conflicts:   ln.conflicts,
 			LatencyUS:   ln.lat.Summary(),
 		})
+		s.Conflicts += ln.conflicts
 	}
 	return s
 }

@@ -3,7 +3,6 @@ package feedbus
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -174,8 +173,8 @@ func (s *Subscriber) place() (restore func(), err error) {
 		restore = func() { _ = undo() }
 	}
 	s.tid = affinity.ThreadID()
-	// Naming the process's main thread would rename the process.
-	if s.tid > 0 && s.tid != os.Getpid() && s.cfg.threadName != "" {
+	if s.cfg.threadName != "" {
+		// A name is a convenience (and refused on the main thread).
 		_ = affinity.NameCurrentThread(s.cfg.threadName)
 	}
 	return restore, nil

@@ -34,4 +34,8 @@ var (
 
 	// ErrInvalidProfile means a profile key has a value of the wrong kind.
 	ErrInvalidProfile = errors.New("affinity: invalid profile")
+
+	// ErrMainThread is returned by NameCurrentThread on the process's main
+	// thread: its name is the process's name in ps, top and kill -l.
+	ErrMainThread = errors.New("affinity: the main thread names the process")
 )

@@ -96,8 +96,12 @@ func onlineCPUs() (CPUSet, error) {
 
 // NameCurrentThread sets the calling OS thread's name (its comm, at most
 // 15 bytes), so that top -H, perf and /proc show which feedbus thread is
-// which. Call it with the goroutine locked to its thread.
+// which. Call it with the goroutine locked to its thread. It refuses the
+// main thread (ErrMainThread): renaming that would rename the process.
 func NameCurrentThread(name string) error {
+	if unix.Gettid() == unix.Getpid() {
+		return fmt.Errorf("naming thread %q: %w", name, ErrMainThread)
+	}
 	b := make([]byte, 16)
 	copy(b[:15], name)
 	if err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0); err != nil {

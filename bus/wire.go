@@ -245,6 +245,7 @@ type Frame struct {
 	Header
 	body []byte
 	off  int
+	last int // offset of the message Next returned last
 	next uint64
 }
 
@@ -409,11 +410,16 @@ func (f *Frame) Next(m *Message) (seq uint64, ok bool) {
 		m.Price, m.Size, m.Side = 0, 0, SideUnknown
 	}
 	m.Len = n
+	f.last = f.off
 	f.off += n
 	seq = f.next
 	f.next++
 	return seq, true
 }
+
+// LastEncoded returns the encoded bytes of the message Next returned last,
+// padding included. It aliases the frame's buffer.
+func (f *Frame) LastEncoded() []byte { return f.body[f.last:f.off:f.off] }
 
 // FrameWriter builds frames in a buffer it reuses, so a publisher allocates
 // nothing per frame once the buffer has grown to the frame budget.

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,4 +114,59 @@ func TestSecondInterrupt(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
 		t.Fatalf("after a second SIGINT: %v, want death by SIGINT", err)
 	}
+}
+
+// TestSignalFromTheStart sends SIGUSR1 (print the books) again and again
+// from the moment the Go runtime has its signal handlers in, through flag
+// parsing and socket set-up, until feedsub ends by itself. Not one may end
+// the process. (Before the runtime's handlers are in, a few milliseconds
+// after exec, the kernel's default still applies, as for any program.)
+func TestSignalFromTheStart(t *testing.T) {
+	ep := "ipc://" + filepath.Join(t.TempDir(), "feed")
+	cmd := exec.Command(bin.feedsub, "--line", ep, "--idle", "500ms", "--status", "0")
+	p := start(t, "feedsub", cmd)
+	status := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"
+	const usr1 = 1 << (syscall.SIGUSR1 - 1)
+	caught := func() bool {
+		b, err := os.ReadFile(status)
+		if err != nil {
+			return false
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				return err == nil && mask&usr1 != 0
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !caught() {
+		if time.Now().After(deadline) {
+			t.Fatal("feedsub's runtime never caught SIGUSR1 (SigCgt)")
+		}
+		runtime.Gosched()
+	}
+	sent := 0
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+signals:
+	for {
+		select {
+		case <-p.done:
+			break signals
+		case <-tick.C:
+			if cmd.Process.Signal(syscall.SIGUSR1) == nil {
+				sent++
+			}
+		}
+	}
+	var ee *exec.ExitError
+	if !errors.As(p.err, &ee) || ee.ExitCode() != 5 {
+		t.Fatalf("after %d SIGUSR1s: %v, want exit code 5 (nothing received)", sent, p.err)
+	}
+	if !strings.Contains(p.stdout(), "SYMBOL") {
+		t.Errorf("%d SIGUSR1s and the books were never printed", sent)
+	}
+	t.Logf("%d SIGUSR1s survived", sent)
 }

@@ -46,6 +46,11 @@ type Summary struct {
 	// Implausible counts frames refused for starting implausibly far
 	// ahead of the followed session (--max-jump), in frames.
 	Implausible uint64 `json:"implausible"`
+	// Conflicts counts message copies that differ from the copy another
+	// line delivered first: a forged frame at the feed's own next numbers
+	// (only --auth-key refuses those), or two publishers sharing a session
+	// id. Per line in Lines[].Conflicts; the first copy was delivered.
+	Conflicts uint64 `json:"conflicts"`
 	// JoinedAfter is how many messages of the first session followed came
 	// before the first one this subscriber saw (it joined late, or missed
 	// the start): not a gap, but not received either.
@@ -119,6 +124,7 @@ type Line struct {
 	Foreign     uint64              `json:"foreign"`     // frames of another stream or session, dropped
 	AuthFailed  uint64              `json:"auth_failed"` // frames refused by --auth-key
 	Implausible uint64              `json:"implausible"` // frames refused for starting implausibly far ahead (--max-jump)
+	Conflicts   uint64              `json:"conflicts"`   // message copies that differ from the copy another line delivered
 	LatencyUS   latency.Percentiles `json:"latency_us"`
 }
 
@@ -171,6 +177,9 @@ func WriteTable(w io.Writer, s *Summary) error {
 	if foreign+s.Implausible+s.BadStamps+s.Skipped+s.BooksRefused+s.AuthFailed > 0 {
 		fmt.Fprintf(tw, "  refused\t%d failing authentication, %d foreign frames, %d implausible frames, %d bad stamps, %d messages of unknown kinds, %d messages not booked (--max-symbols)\n",
 			s.AuthFailed, foreign, s.Implausible, s.BadStamps, s.Skipped, s.BooksRefused)
+	}
+	if s.Conflicts > 0 {
+		fmt.Fprintf(tw, "  conflicts\t%d message copies differ from the copy delivered (a forged frame, or two publishers with one session id)\n", s.Conflicts)
 	}
 	if s.LastAuthFailure != "" {
 		fmt.Fprintf(tw, "  auth\tlast failure: %s\n", s.LastAuthFailure)

@@ -63,6 +63,7 @@ type spec struct {
 	duration time.Duration
 	codec    string // feedbus: none, s2 or zstd (zstd with the trained dictionary)
 	pgmRate  int    // PGM rate limit in kbit/s for feedbus and bare; 0 = feedbus's default
+	auth     bool   // feedbus: --auth-key on both sides
 	hlog     string // if set, the subscriber writes its latency interval log here
 	// lowLatency: tuned is tuned for latency rather than throughput.
 	lowLatency bool
@@ -83,6 +84,9 @@ func (sp spec) String() string {
 	}
 	if sp.pgmRate > 0 {
 		s += fmt.Sprintf(" pgm-rate %d", sp.pgmRate)
+	}
+	if sp.auth {
+		s += " auth-key"
 	}
 	if sp.lowLatency {
 		s += " (for latency)"
@@ -266,6 +270,10 @@ func (b *bench) plan(sp spec, out string) plan {
 			pubArgs = append(pubArgs, "--zstd-dict", b.dict)
 			subArgs = append(subArgs, "--zstd-dict", b.dict)
 		}
+	}
+	if sp.auth {
+		pubArgs = append(pubArgs, "--auth-key", b.keys)
+		subArgs = append(subArgs, "--auth-key", b.keys)
 	}
 	if sp.sys == tuned {
 		pub, sub := tunedFlags(sp.lowLatency, runtime.NumCPU())

@@ -94,6 +94,7 @@ func (r *results) render(link string) string {
 	r.throughput(p)
 	r.latencySection(p, link)
 	r.compression(p)
+	r.authTable(p)
 	p("### Observations (generated from the numbers above)\n\n")
 	for _, o := range r.observations() {
 		p("- %s\n", o)
@@ -732,6 +733,9 @@ func (r *results) allSamples() []sample {
 		if k != "none" {
 			add(r.cpu[k])
 		}
+	}
+	for _, a := range r.auth {
+		add(a.r)
 	}
 	return out
 }

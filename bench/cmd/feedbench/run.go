@@ -53,6 +53,8 @@ type config struct {
 	out         string
 	plots       string
 	verbose     bool
+	authReps    int      // alternated searches without and with --auth-key
+	authOnly    bool     // only the authentication comparison, printed, not written
 	args        []string // the command line, for the report
 }
 
@@ -96,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.out, "out", "", "also write the report into this markdown file, between its feedbench markers (the file is created if missing)")
 	fs.StringVar(&c.plots, "plots", "", "directory for the PNG plots and .hlog interval logs (default: results/ beside -out, else a new temporary directory)")
 	fs.BoolVar(&c.verbose, "v", false, "echo the programs' stderr")
+	fs.BoolVar(&c.authOnly, "auth-only", false, "run only the --auth-key comparison (64 B, alternated -auth-reps times) and print its table; -out is not updated")
+	fs.IntVar(&c.authReps, "auth-reps", 2, "searches of feedbus 64 B without and with --auth-key, alternating")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage (in bench/): go run ./cmd/feedbench [-short] [-out RESULTS.md] [-plots DIR] [flags]\n\n"+
 			"Builds feedpub, feedsub, barepair and udpwire, brings up lab %q (net %d, one subscriber) and runs the\n"+
@@ -115,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			"iterations":       func() { c.iterations = 1 },
 			"latency-duration": func() { c.latDuration = 1500 * time.Millisecond },
 			"latency-reps":     func() { c.latReps = 1 },
+			"auth-reps":        func() { c.authReps = 1 },
 		} {
 			if !set[name] {
 				apply()
@@ -124,8 +129,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	switch {
 	case c.duration < 500*time.Millisecond || c.latDuration < 500*time.Millisecond:
 		return nil, cli.Usagef("-duration %v, -latency-duration %v: want at least 500ms", c.duration, c.latDuration)
-	case c.iterations < 1 || c.latReps < 1:
-		return nil, cli.Usagef("-iterations %d and -latency-reps %d must be at least 1", c.iterations, c.latReps)
+	case c.iterations < 1 || c.latReps < 1 || c.authReps < 1:
+		return nil, cli.Usagef("-iterations %d, -latency-reps %d and -auth-reps %d must be at least 1", c.iterations, c.latReps, c.authReps)
+	case c.authOnly && c.out != "":
+		return nil, cli.Usagef("-auth-only prints its table: it does not update -out")
 	case c.pgmLimit < 100:
 		return nil, cli.Usagef("-pgm-limit %d: want at least 100 kbit/s", c.pgmLimit)
 	case !slices.Contains(c.sizes, latencySize):
@@ -166,6 +173,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	b := &bench{cfg: c, bin: tmp, tmp: tmp, dict: filepath.Join(tmp, fmt.Sprintf("zstd-%dB.dict", latencySize)), stderr: stderr}
+	if b.keys, err = writeKeys(tmp); err != nil {
+		return err
+	}
 	if res.dictBytes, err = trainDict(ctx, filepath.Join(tmp, "feedpub"), b.dict); err != nil {
 		return err
 	}
@@ -182,6 +192,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}()
 	res.machine.bufMax = l.BufMax()
 	b.lab = l
+	if c.authOnly {
+		if err := b.authSection(ctx, res); err != nil {
+			return err
+		}
+		var out strings.Builder
+		res.authTable(func(format string, args ...any) { fmt.Fprintf(&out, format, args...) })
+		_, err := io.WriteString(stdout, out.String())
+		return err
+	}
 	if err := b.suite(ctx, res); err != nil {
 		return err
 	}

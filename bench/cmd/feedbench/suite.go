@@ -34,6 +34,7 @@ type bench struct {
 	bin    string // directory of the built programs
 	tmp    string // where subscribers write their JSON
 	dict   string // the zstd dictionary
+	keys   string // the group key file of the --auth-key runs
 	stderr io.Writer
 	seq    int      // measurements so far, for file names
 	notes  []string // retries and other things the report must say
@@ -52,6 +53,9 @@ type results struct {
 	// by codec, plus bare; cpu those at feedbus's default limit, by codec.
 	limited, cpu map[string]*searchResult
 	dictBytes    int
+	// auth are the alternated searches of feedbus 64 B without and with
+	// --auth-key, in run order.
+	auth []authRun
 
 	plotsDir string
 	hlogs    []string // paths, in run order
@@ -134,6 +138,10 @@ func (b *bench) suite(ctx context.Context, res *results) error {
 				fmt.Fprintf(b.stderr, "feedbench:   p50 %.0fµs p99 %.0fµs p99.9 %.0fµs max %.0fµs, lost %d\n", s.lat.P50, s.lat.P99, s.lat.P999, s.lat.Max, s.lost)
 			}
 		}
+	}
+
+	if err := b.authSection(ctx, res); err != nil {
+		return err
 	}
 
 	res.limited, res.cpu = map[string]*searchResult{}, map[string]*searchResult{}

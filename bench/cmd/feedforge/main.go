@@ -10,6 +10,10 @@
 //	         (foreign while the real feed is live)
 //	ahead    frames of the real session (--session) a million ahead, every
 //	         other number (implausible)
+//	next     frames of the real session (--session) at the feed's own next
+//	         numbers, 25 ahead of the last it heard on the line: they win
+//	         those numbers, so only --auth-key refuses them; without it the
+//	         real copies that follow are counted as conflicts
 //	bomb     S2 bodies of 52 bytes that declare 1 MiB (malformed, never
 //	         inflated)
 //	symbols  frames of a fresh session, each with 50 symbols never seen
@@ -37,8 +41,8 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var lines cli.Strings
 	fs := flag.NewFlagSet("feedforge", flag.ContinueOnError)
 	fs.Var(&lines, "line", "endpoint to send on, repeatable")
-	attack := fs.String("attack", "", "stream, session, ahead, bomb or symbols")
-	session := fs.String("session", "", "the real session id in hex, for --attack ahead")
+	attack := fs.String("attack", "", "stream, session, ahead, next, bomb or symbols")
+	session := fs.String("session", "", "the real session id in hex, for --attack ahead and next")
 	count := fs.Int("count", 200, "frames to send (at most 100000)")
 	rate := fs.Int("rate", 200, "frames per second (at most 10000)")
 	if err := cli.Parse(fs, args, stderr); err != nil {
@@ -48,14 +52,23 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return cli.Usagef("--count 1-100000 and --rate 1-10000")
 	}
 	var real uint64
-	if *attack == "ahead" {
+	if *attack == "ahead" || *attack == "next" {
 		v, err := strconv.ParseUint(*session, 16, 64)
 		if err != nil || v == 0 {
-			return cli.Usagef("--attack ahead needs --session, the real session id in hex")
+			return cli.Usagef("--attack %s needs --session, the real session id in hex", *attack)
 		}
 		real = v
 	}
-	build, err := forger(*attack, real)
+	var feed *tail
+	if *attack == "next" {
+		sub, err := bus.NewSubscriber(lines)
+		if err != nil {
+			return err
+		}
+		defer sub.Close()
+		feed = &tail{sub: sub, session: real}
+	}
+	build, err := forger(*attack, real, feed)
 	if err != nil {
 		return cli.UsageError{Err: err}
 	}
@@ -73,7 +86,14 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return nil
 		case <-tick.C:
 		}
-		if err := pub.Send(build(sent)); err != nil {
+		f, err := build(sent)
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			continue // nothing to forge from yet
+		}
+		if err := pub.Send(f); err != nil {
 			return err
 		}
 		sent++
@@ -82,8 +102,42 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return nil
 }
 
-// forger returns the function that builds attack frame i.
-func forger(attack string, real uint64) (func(i int) []byte, error) {
+// tail follows the real session on the line, for the next attack.
+type tail struct {
+	sub     *bus.Subscriber
+	session uint64
+	next    uint64 // the feed's next sequence number, as last heard
+	frame   bus.Frame
+}
+
+// catchUp reads every frame queued and returns the feed's next number,
+// 0 until a data frame of the real session has been heard.
+func (t *tail) catchUp() (uint64, error) {
+	for {
+		b, _, err := t.sub.Recv(0)
+		if err != nil || b == nil {
+			return t.next, err
+		}
+		if bus.Decode(b, &t.frame) == nil && t.frame.Session == t.session && !t.frame.Heartbeat() {
+			t.next = max(t.next, t.frame.FirstSeq+uint64(t.frame.Count))
+		}
+	}
+}
+
+// forger returns the function that builds attack frame i; it returns a
+// nil frame when it has nothing to forge from yet.
+func forger(attack string, real uint64, feed *tail) (func(i int) ([]byte, error), error) {
+	if b := forgerOf(attack, real, feed); b != nil {
+		return b, nil
+	}
+	return nil, fmt.Errorf("--attack %q: want stream, session, ahead, next, bomb or symbols", attack)
+}
+
+// forgerOf is forger, nil for an unknown attack.
+func forgerOf(attack string, real uint64, feed *tail) func(i int) ([]byte, error) {
+	plain := func(f func(i int) []byte) func(i int) ([]byte, error) {
+		return func(i int) ([]byte, error) { return f(i), nil }
+	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	var w bus.FrameWriter
 	trade := bus.Message{Kind: bus.KindTrade, Symbol: []byte("FORGED"), Price: 1, Size: 1}
@@ -95,25 +149,33 @@ func forger(attack string, real uint64) (func(i int) []byte, error) {
 		return w.Finish(time.Now().UnixNano())
 	}
 	switch attack {
+	case "next":
+		return func(int) ([]byte, error) {
+			next, err := feed.catchUp()
+			if next == 0 || err != nil {
+				return nil, err
+			}
+			return frame(bus.Header{Session: real, Stream: 1, FirstSeq: next + 25}, 5), nil
+		}
 	case "stream":
 		id := rng.Uint64() | 1
-		return func(i int) []byte { return frame(bus.Header{Session: id, Stream: 99, FirstSeq: uint64(1 + 20*i)}, 20) }, nil
+		return plain(func(i int) []byte { return frame(bus.Header{Session: id, Stream: 99, FirstSeq: uint64(1 + 20*i)}, 20) })
 	case "session":
-		return func(i int) []byte {
+		return plain(func(i int) []byte {
 			first := uint64(1)
 			if i%2 == 1 {
 				first = 1 + rng.Uint64N(1<<30)
 			}
 			return frame(bus.Header{Flags: bus.FlagHeartbeat, Session: rng.Uint64() | 1, Stream: 1, FirstSeq: first}, 0)
-		}, nil
+		})
 	case "ahead":
-		return func(i int) []byte {
+		return plain(func(i int) []byte {
 			return frame(bus.Header{Session: real, Stream: 1, FirstSeq: uint64(1_000_000 + 2*i)}, 1)
-		}, nil
+		})
 	case "symbols":
 		id := rng.Uint64() | 1
 		var sym [16]byte
-		return func(i int) []byte {
+		return plain(func(i int) []byte {
 			w.Begin(&bus.Header{Session: id, Stream: 1, FirstSeq: uint64(1_000 + 50*i)})
 			for j := 0; j < 50; j++ {
 				m := trade
@@ -121,14 +183,14 @@ func forger(attack string, real uint64) (func(i int) []byte, error) {
 				w.Add(&m)
 			}
 			return w.Finish(time.Now().UnixNano())
-		}, nil
+		})
 	case "bomb":
 		body := s2.Encode(nil, make([]byte, 1<<20))
-		return func(i int) []byte {
+		return plain(func(i int) []byte {
 			h := bus.AppendHeader(nil, &bus.Header{Flags: 1 << 1, Session: rng.Uint64() | 1, Stream: 1, FirstSeq: 1, Count: 1})
 			binary.LittleEndian.PutUint64(h[32:], uint64(time.Now().UnixNano()))
 			return append(h, body...)
-		}, nil
+		})
 	}
-	return nil, fmt.Errorf("--attack %q: want stream, session, ahead, bomb or symbols", attack)
+	return nil
 }
