@@ -122,6 +122,7 @@ func (r *receiver) onSession(session uint64, stream uint32, first uint64) {
 	// workers'.
 	r.probe.ResetBaseline()
 	r.fan.ResetBaselines()
+	r.fan.SetSession(session)
 	r.prints.reset()
 	if r.s.events == nil {
 		return

@@ -79,6 +79,10 @@ type Kind uint8
 const (
 	KindQuote Kind = 1
 	KindTrade Kind = 2
+	// KindBookState is a symbol's whole last-value book, as a recovery
+	// server's snapshot carries it (docs/recovery.md). It never travels
+	// on a line: there, like every reserved kind, it would be skipped.
+	KindBookState Kind = 3
 	// KindAppFirst is the first application kind.
 	KindAppFirst Kind = 128
 )
@@ -97,6 +101,8 @@ func (k Kind) String() string {
 		return "quote"
 	case KindTrade:
 		return "trade"
+	case KindBookState:
+		return "book state"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

@@ -133,6 +133,12 @@ func (bs *Books) Refused() uint64 { return bs.refused.Load() }
 func (bs *Books) Len() int { return int(bs.count.Load()) }
 
 func (b *book) apply(m *Message) {
+	if m.Kind == bus.KindBookState {
+		// A recovery snapshot's record: the whole book as of its LastSeq.
+		// The receive loop queues only records of BookStateLen.
+		_ = b.restore(m.Body)
+		return
+	}
 	if b.Messages > 0 && m.Seq <= b.LastSeq {
 		b.OutOfOrder++
 	}

@@ -64,7 +64,7 @@
 // order. While any slot is pending, Queue sends that worker's messages
 // to the slots even if the queue has room again, so nothing queued later
 // can overtake an older update. The slots are guarded by a mutex that
-// each side holds for O(1) work (a map lookup and a 112-byte copy, or
+// each side holds for O(1) work (a map lookup and a 120-byte copy, or
 // popping one slot); they grow only when a symbol overflows for the first
 // time. Conflated updates are an accepted degradation, not loss, and are
 // not reported to the snail probe as drops; a worker that conflates
@@ -120,20 +120,20 @@
 // Each queue is allocated in full by New and holds fixed-size items with
 // no pointers (the GC does not scan them):
 //
-//	sizeof(item)  = 112 bytes  (one queued message)
+//	sizeof(item)  = 120 bytes  (one queued message)
 //	sizeof(book)  = 144 bytes  (one symbol's book in a Books, plus its symbol string)
-//	sizeof(cslot) = 232 bytes  (one symbol's conflation slots, Conflate only)
+//	sizeof(cslot) = 248 bytes  (one symbol's conflation slots, Conflate only)
 //
-//	peak ≈ Workers × QueueLen × 112 B
+//	peak ≈ Workers × QueueLen × 120 B
 //	     + Workers × BodyBytes (each worker's body ring, allocated at its first application kind)
 //	     + S × (144 B + len(symbol) + ~56-112 B map entry)
-//	     + C × (232-464 B slot array + ~45-90 B map entry + 4-8 B ring)
+//	     + C × (248-496 B slot array + ~45-90 B map entry + 4-8 B ring)
 //	     + Workers × ~8 KiB goroutine stack
 //
 // where S is the number of distinct symbols seen and C the number that
 // ever overflowed a queue under Conflate (C ≤ S; 0 under Drop); the ranges
 // are Go's map load factor and slice doubling. With the defaults and 4
-// workers the queues take 4 × 16384 × 112 = 7,340,032 bytes (7 MiB), and
+// workers the queues take 4 × 16384 × 120 = 7,864,320 bytes (7.5 MiB), and
 // the body rings 4 MiB once application kinds flow; 10,000 symbols add about 3 MB of books and at most about 5 MB of
 // conflation slots. Nothing else grows with traffic.
 package fanout

@@ -28,6 +28,7 @@ func (k *symKey) String() string { return string(k.b[:k.n]) }
 // the worker's body ring, and the item holds where. doc.go states its size;
 // a test checks it.
 type item struct {
+	session  uint64
 	seq      uint64
 	sendTime int64 // publisher's clock, from the frame header
 	recvTime int64 // the receive loop's now at Dispatch
@@ -41,6 +42,7 @@ type item struct {
 	bodyEnd  uint64 // ring position (bytes ever reserved) just past the body
 	kind     bus.Kind
 	side     bus.Side
+	snapshot bool // a recovery snapshot's record (Message.Snapshot)
 	key      symKey
 }
 
@@ -52,6 +54,7 @@ func (it *item) set(m *bus.Message, seq uint64, sendTime, now int64) {
 	it.bidSize, it.askSize = m.BidSize, m.AskSize
 	it.price, it.size, it.side = m.Price, m.Size, m.Side
 	it.kind = m.Kind
+	it.snapshot = false
 	it.key.n = uint8(len(m.Symbol))
 	it.key.b = [bus.MaxSymbolLen]byte{}
 	copy(it.key.b[:], m.Symbol)
@@ -67,6 +70,7 @@ type Fanout struct {
 	hook    func(worker int) // tests: called when a worker has taken a message
 	workers []*worker
 	dirty   []*worker // workers Queue touched since the last Flush
+	session uint64    // the receive loop's: stamped on every item (SetSession)
 
 	epoch   atomic.Uint64 // bumped by ResetBaselines
 	closed  atomic.Bool   // no more Dispatch; workers drain and exit
@@ -293,11 +297,56 @@ func (f *Fanout) Queue(m *bus.Message, seq uint64, sendTime, now int64) {
 		return
 	}
 	it.set(m, seq, sendTime, now)
+	it.session = f.session
 	if end != 0 {
 		it.bodyEnd, it.bodyLen = end, uint32(len(m.Body))
 		copy(w.body[int((end-uint64(len(m.Body)))%uint64(len(w.body))):], m.Body)
 	}
 	w.stage()
+}
+
+// SetSession sets the publisher session that the messages queued from now
+// on belong to (Message.Session). Only the receive loop may call it.
+func (f *Fanout) SetSession(id uint64) { f.session = id }
+
+// QueueSnapshot stages a recovery snapshot's record (Message.Snapshot)
+// like Queue, but never drops or conflates it: it returns false, having
+// done nothing, when the worker's queue has no room for it now (or holds
+// conflated updates that must go first), and the receive loop offers it
+// again later. now is the loop's clock, both the send and the receive
+// time of the record.
+func (f *Fanout) QueueSnapshot(m *bus.Message, seq uint64, now int64) bool {
+	w := f.workers[0]
+	if len(f.workers) > 1 {
+		w = f.workers[fnv1a(m.Symbol)%uint32(len(f.workers))]
+	}
+	if len(m.Symbol) == 0 || len(m.Symbol) > bus.MaxSymbolLen || f.closed.Load() || m.Kind == 0 {
+		w.dispatched.Store(w.dispatched.Load() + 1)
+		w.dropped.Store(w.dropped.Load() + 1)
+		return true // never queueable: counted, not offered again
+	}
+	if w.conf != nil && w.conf.pending.Load() > 0 {
+		return false
+	}
+	it := w.reserve()
+	if it == nil {
+		return false
+	}
+	var end uint64
+	if len(m.Body) > 0 {
+		if end = w.reserveBody(len(m.Body)); end == 0 {
+			return false // the item is only taken by stage
+		}
+	}
+	w.dispatched.Store(w.dispatched.Load() + 1)
+	it.set(m, seq, now, now)
+	it.session, it.snapshot = f.session, true
+	if end != 0 {
+		it.bodyEnd, it.bodyLen = end, uint32(len(m.Body))
+		copy(w.body[int((end-uint64(len(m.Body)))%uint64(len(w.body))):], m.Body)
+	}
+	w.stage()
+	return true
 }
 
 // drop counts a message the worker's full queue refused and tells the
@@ -427,6 +476,7 @@ func (w *worker) conflate(m *bus.Message, seq uint64, sendTime, now int64) {
 	}
 	var it item
 	it.set(m, seq, sendTime, now)
+	it.session = w.f.session
 	if w.conf.put(&it) {
 		w.conflated.Store(w.conflated.Load() + 1)
 	}
@@ -678,6 +728,7 @@ func (w *worker) apply(it *item, now int64) {
 		m.Body = w.body[start : start+int(it.bodyLen) : start+int(it.bodyLen)]
 	}
 	m.Seq, m.SendTime, m.RecvTime = it.seq, it.sendTime, it.recvTime
+	m.Snapshot, m.Session = it.snapshot, it.session
 	if w.inRun {
 		w.f.runs.HandleInRun(m)
 	} else {

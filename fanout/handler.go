@@ -8,8 +8,10 @@ import "github.com/feedbus/feedbus/bus"
 // next message reuses. Copy what you keep.
 type Message struct {
 	bus.Message
-	// Seq is the message's sequence number in its publisher session.
-	Seq uint64
+	// Session is the publisher session the message belongs to, and Seq
+	// its sequence number in that session.
+	Session uint64
+	Seq     uint64
 	// SendTime is the publisher's wall clock when it sent the frame, and
 	// RecvTime the subscriber's wall clock when the receive loop took it,
 	// both ns since the Unix epoch; RecvTime − SendTime is the one-way
@@ -18,6 +20,13 @@ type Message struct {
 	// Worker is the worker calling the handler, in [0, Workers): every
 	// message of a symbol comes from the same worker, in sequence order.
 	Worker int
+	// Snapshot marks a record of a recovery server's snapshot, taken when
+	// the subscriber joined a running feed (docs/recovery.md): a symbol's
+	// whole book (bus.KindBookState, decoded by ParseBookState) or the last
+	// message of an application kind, standing for the state as of Seq.
+	// It never came on a line; SendTime is when the snapshot arrived.
+	// Snapshot records come before the symbol's live messages.
+	Snapshot bool
 }
 
 // Handler processes the messages the workers take. Handle is called from
