@@ -86,11 +86,17 @@ func (rs *rawSub) received() uint64 {
 // subscriber has heard session 7 on every line.
 func subscribeRaw(t *testing.T, lines []string, opts ...feedbus.SubscriberOption) *rawSub {
 	t.Helper()
+	return subscribeRawTo(t, lines, feedbus.NewBooks(), opts...)
+}
+
+// subscribeRawTo is subscribeRaw with the given handler.
+func subscribeRawTo(t *testing.T, lines []string, h feedbus.Handler, opts ...feedbus.SubscriberOption) *rawSub {
+	t.Helper()
 	rs := &rawSub{events: make(chan feedbus.Event, 1024)}
 	for _, l := range lines {
 		rs.lines = append(rs.lines, newRawLine(t, l))
 	}
-	sub, err := feedbus.Subscribe(lines, feedbus.NewBooks(), append(opts,
+	sub, err := feedbus.Subscribe(lines, h, append(opts,
 		feedbus.WithEvents(func(e feedbus.Event) { rs.events <- e }),
 		feedbus.WithStatus(time.Millisecond, func(st feedbus.Status) {
 			rs.mu.Lock()

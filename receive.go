@@ -59,6 +59,8 @@ type receiver struct {
 	authFailed uint64
 
 	prints *fingerprints // the winning copies, to see a line that disagrees
+
+	rec *recoverer // nil without WithRecovery
 }
 
 type lineState struct {
@@ -75,6 +77,15 @@ type lineState struct {
 	conflicts   uint64    // message copies that differ from the copy that won
 	lastFrame   time.Time // last frame of any kind, or the last (re)join
 	rejoins     uint64
+}
+
+// line returns line i's state; the recovery pipe's index gives the
+// recovered frames' own.
+func (r *receiver) line(i int) *lineState {
+	if i < len(r.lines) {
+		return &r.lines[i]
+	}
+	return &r.rec.line
 }
 
 func newReceiver(s *Subscriber, sub *bus.Subscriber, dec *bus.Decoder) *receiver {
@@ -178,11 +189,22 @@ func (r *receiver) loop(stop <-chan struct{}) error {
 			}
 		default:
 		}
-		b, line, err := r.sub.Recv(pollEvery)
+		wait := pollEvery
+		if r.rec != nil {
+			wait = r.rec.wait(r.mono(time.Now()), pollEvery)
+		}
+		b, line, err := r.sub.Recv(wait)
 		now := time.Now()
 		if err != nil {
 			r.endReason = "error"
 			return fmt.Errorf("feedbus: %w", err)
+		}
+		if r.rec != nil {
+			if b != nil && line == r.rec.index {
+				r.rec.onReply(b, now)
+				b = nil
+			}
+			r.rec.tick(now, r.mono(now))
 		}
 		if b != nil {
 			r.handle(b, line, now)
@@ -258,8 +280,9 @@ func (r *receiver) rejoinStalled(now time.Time) {
 // dispatch. It allocates nothing for a good frame.
 func (r *receiver) handle(b []byte, line int, now time.Time) {
 	ns, mono := r.wall(now), r.mono(now)
-	r.lines[line].all++
-	if r.cfg.capture != nil {
+	ln := r.line(line)
+	ln.all++
+	if r.cfg.capture != nil && line < len(r.lines) {
 		r.cfg.capture.Record(line, ns, b)
 	}
 	if r.verifier != nil {
@@ -267,7 +290,7 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 		// MAC, never an inflate or a place in the sequence.
 		if err := r.verifier.Verify(b, ns); err != nil {
 			r.authFailed++
-			r.lines[line].authFailed++
+			ln.authFailed++
 			return
 		}
 	}
@@ -277,7 +300,6 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 		return
 	}
 	f := &r.frame
-	ln := &r.lines[line]
 	switch r.follow.admit(&f.Header, mono) {
 	case foreign:
 		ln.foreign++
@@ -287,15 +309,39 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 			// A restarted publisher numbers from 1: what its first frame
 			// here does not hold went missing, and counts as a gap.
 			r.tracker.Expect(f.Session, f.Stream, 1, mono)
+			if r.rec != nil {
+				r.rec.restart(1)
+			}
 		} else if r.joinedAt == 0 {
 			r.joinedAt = f.FirstSeq
 		}
 	}
-	if !r.tracker.Begin(&f.Header, mono) {
+	begin := f.Header
+	if r.rec != nil {
+		// In order: the recoverer, not the tracker, keeps a heartbeat's
+		// hole until it is filled or given up.
+		begin.Flags &^= bus.FlagHeartbeat
+	}
+	if !r.tracker.Begin(&begin, mono) {
 		ln.implausible++
 		return
 	}
 	ln.lastFrame = now
+	if r.rec != nil && !r.rec.admit(b, line, f, now, mono) {
+		return // held until the messages before it are in, or recovered
+	}
+	r.process(line, now, ns, mono)
+	if r.rec != nil {
+		r.rec.release(mono)
+	}
+}
+
+// process is handle's second half, for a frame admitted in order: its
+// messages are arbitrated, recorded and dispatched.
+func (r *receiver) process(line int, now time.Time, ns, mono int64) {
+	f := &r.frame
+	ln := r.line(line)
+	recovered := r.rec != nil && line == r.rec.index
 	ln.tracker.Begin(&f.Header, mono)
 	if f.Heartbeat() {
 		r.heartbeats++
@@ -308,7 +354,11 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 	sendTime := f.SendTime
 	lat := ns - sendTime
 	stamped := r.cfg.maxSkew <= 0 || (lat <= int64(r.cfg.maxSkew) && lat >= -int64(r.cfg.maxSkew))
-	if !stamped {
+	if recovered {
+		// Stamped by the recovery server when it sent them: their
+		// latency is the fill time, recorded apart.
+		stamped, sendTime = false, ns
+	} else if !stamped {
 		// A clock far off, or a forged stamp: keep it out of the latency
 		// and the snail's baseline, which it would poison for the run.
 		r.badStamps++
@@ -348,6 +398,9 @@ func (r *receiver) handle(b []byte, line int, now time.Time) {
 	}
 	ln.received += uint64(f.Count)
 	ln.won += uint64(won)
+	if r.rec != nil {
+		r.rec.processed(f, won, recovered, mono)
+	}
 	if delivered > 0 {
 		if stamped {
 			r.lat.Record(lat, int64(delivered))
@@ -516,6 +569,12 @@ func (r *receiver) summary() *Summary {
 			LatencyUS:   ln.lat.Summary(),
 		})
 		s.Conflicts += ln.conflicts
+	}
+	if rc := r.rec; rc != nil {
+		st := rc.stats
+		st.FillUS = rc.fill.Summary()
+		st.Client = rc.client.Stats()
+		s.Recovery, s.Recovered = &st, st.Recovered
 	}
 	return s
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/feedbus/feedbus/affinity"
 	"github.com/feedbus/feedbus/bus"
+	"github.com/feedbus/feedbus/recovery"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/summary"
 	"github.com/feedbus/feedbus/snail"
@@ -148,6 +149,17 @@ func (s *Subscriber) run(dec *bus.Decoder, ready chan<- error) {
 	defer restore()
 	s.lines = sub.Lines()
 	s.r = newReceiver(s, sub, dec)
+	if len(s.cfg.recovery) > 0 {
+		client, err := recovery.NewClient(sub.Context(), s.cfg.recovery, s.cfg.recoveryCfg)
+		if err != nil {
+			ready <- err
+			return
+		}
+		// Closed before the Subscriber (deferred earlier), whose context
+		// it shares.
+		defer client.Close()
+		s.r.rec = newRecoverer(s.r, client, sub.Attach(client.Pipe()))
+	}
 	ready <- nil
 	s.loopErr = s.r.loop(s.stop)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/fanout"
+	"github.com/feedbus/feedbus/recovery"
 	"github.com/feedbus/feedbus/snail"
 )
 
@@ -48,6 +49,11 @@ type subscriberConfig struct {
 	authWindow   time.Duration
 	codecs       []bus.Codec
 	maxRatio     float64
+	recovery     []string
+	recoveryCfg  recovery.ClientConfig
+	snapshot     bool
+	holdBytes    int
+	holdWait     time.Duration
 }
 
 // Subscriber defaults.
@@ -78,6 +84,9 @@ func defaultSubscriberConfig() subscriberConfig {
 		snail:        snail.DefaultConfig(),
 		status:       DefaultStatusEvery,
 		maxSkew:      DefaultMaxClockSkew,
+		snapshot:     true,
+		holdBytes:    DefaultHoldBytes,
+		holdWait:     DefaultHoldWait,
 		restartAfter: DefaultRestartAfter,
 		maxJump:      DefaultMaxJump,
 		maxRatio:     bus.DefaultMaxRatio,

@@ -148,6 +148,29 @@ func (t *Tracker) Admit(seq uint64, now int64) bool {
 	return false
 }
 
+// Resume makes the current session expect next, holes none: what came
+// before is accounted for elsewhere. A receive loop that joined a running
+// feed from a recovery snapshot, holding the frames it heard meanwhile,
+// resumes just after the snapshot.
+func (t *Tracker) Resume(next uint64) {
+	if c := t.cur; c != nil {
+		c.next = next
+	}
+}
+
+// Skip moves the current session past every message before next: those
+// not seen become a hole as of since (monotonic ns), declared once it has
+// waited the gap wait from then. A receive loop that delivers in order
+// calls it for a hole it gave up on.
+func (t *Tracker) Skip(next uint64, since int64) {
+	c := t.cur
+	if c == nil || next <= c.next {
+		return
+	}
+	t.addHole(c, c.next, next, since)
+	c.next = next
+}
+
 // Expire declares the holes that have waited long enough. Call it now and
 // then from the receive loop; it costs nothing while no hole is pending.
 func (t *Tracker) Expire(now int64) {

@@ -54,6 +54,21 @@ func NewSubscriber(endpoints []string, opts ...Option) (*Subscriber, error) {
 // Lines returns the resolved endpoint of each line, in line order.
 func (s *Subscriber) Lines() []Endpoint { return s.lines }
 
+// Context returns the subscriber's ZeroMQ context, for sockets that talk
+// to the receive loop over inproc:// (they must share its context). Close
+// them before the Subscriber: closing it terminates the context.
+func (s *Subscriber) Context() *zmq.Context { return s.ctx }
+
+// Attach adds a socket that Recv reads beside the lines, such as the
+// loop's end of a pipe from a helper goroutine; Recv returns its messages
+// with the index len(Lines()) + k for the k-th socket attached. The
+// Subscriber owns it from now on and closes it.
+func (s *Subscriber) Attach(sock *zmq.Socket) int {
+	s.socks = append(s.socks, sock)
+	s.poller.Add(sock, zmq.POLLIN)
+	return len(s.socks) - 1
+}
+
 // Warnings returns what the subscriber found limiting at start.
 func (s *Subscriber) Warnings() []string { return s.warnings }
 
@@ -153,6 +168,9 @@ func (s *Subscriber) tryRecv() ([]byte, int, error) {
 			if isAgain(err) {
 				continue
 			}
+			if i >= len(s.lines) {
+				return nil, -1, fmt.Errorf("bus: socket %d: receive: %w", i, err)
+			}
 			return nil, -1, fmt.Errorf("line %s: receive: %w", LineName(i), err)
 		}
 		s.next = (i + 1) % n
@@ -170,7 +188,7 @@ func (s *Subscriber) Rejoin(i int) error {
 	if s.socks == nil {
 		return ErrClosed
 	}
-	if i < 0 || i >= len(s.socks) {
+	if i < 0 || i >= len(s.lines) {
 		return fmt.Errorf("bus: rejoin: no line %d", i)
 	}
 	if err := s.poller.RemoveBySocket(s.socks[i]); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/latency"
+	"github.com/feedbus/feedbus/recovery"
 	"github.com/feedbus/feedbus/snail"
 )
 
@@ -51,6 +52,10 @@ type Summary struct {
 	// (only --auth-key refuses those), or two publishers sharing a session
 	// id. Per line in Lines[].Conflicts; the first copy was delivered.
 	Conflicts uint64 `json:"conflicts"`
+	// Recovered counts messages delivered from recovery servers (also in
+	// Recovery, with the rest of recovery's counts; nil without it).
+	Recovered uint64    `json:"recovered"`
+	Recovery  *Recovery `json:"recovery,omitempty"`
 	// JoinedAfter is how many messages of the first session followed came
 	// before the first one this subscriber saw (it joined late, or missed
 	// the start): not a gap, but not received either.
@@ -178,6 +183,13 @@ func WriteTable(w io.Writer, s *Summary) error {
 		fmt.Fprintf(tw, "  refused\t%d failing authentication, %d foreign frames, %d implausible frames, %d bad stamps, %d messages of unknown kinds, %d messages not booked (--max-symbols)\n",
 			s.AuthFailed, foreign, s.Implausible, s.BadStamps, s.Skipped, s.BooksRefused)
 	}
+	if rc := s.Recovery; rc != nil {
+		fmt.Fprintf(tw, "  recovered\t%d messages (%d requests, fill p50 %s p99 %s); %d unrecovered; snapshots %d (%d records, at seq %d); failed %d\n",
+			rc.Recovered, rc.Requests, f(rc.FillUS.P50), f(rc.FillUS.P99), rc.Unrecovered, rc.Snapshots, rc.SnapshotRecords, rc.SnapshotSeq, rc.Failed)
+		if rc.LastFailure != "" {
+			fmt.Fprintf(tw, "  recovery\tlast failure: %s\n", rc.LastFailure)
+		}
+	}
 	if s.Conflicts > 0 {
 		fmt.Fprintf(tw, "  conflicts\t%d message copies differ from the copy delivered (a forged frame, or two publishers with one session id)\n", s.Conflicts)
 	}
@@ -266,4 +278,35 @@ func ReadPublisherJSONFile(path string) (*Publisher, error) {
 		return nil, fmt.Errorf("reading publisher summary %s: %w", path, err)
 	}
 	return &s, nil
+}
+
+// Recovery is a subscriber's recovery (feedbus.WithRecovery).
+type Recovery struct {
+	// Recovered counts messages delivered from a recovery server.
+	Recovered uint64 `json:"recovered"`
+	// Unrecovered counts messages of holes given up: no server had them
+	// in time (they are also gaps).
+	Unrecovered uint64 `json:"unrecovered"`
+	// Requests counts retransmission requests; Snapshots snapshot ones.
+	Requests  uint64 `json:"requests"`
+	Snapshots uint64 `json:"snapshots"`
+	// SnapshotRecords counts records delivered from snapshots, and
+	// SnapshotSeq is the sequence number the last snapshot was valid at.
+	SnapshotRecords uint64 `json:"snapshot_records"`
+	SnapshotSeq     uint64 `json:"snapshot_seq"`
+	// Failed counts requests given up: no server answered, or one said it
+	// could not serve them (LastFailure says why).
+	Failed      uint64 `json:"failed"`
+	LastFailure string `json:"last_failure,omitempty"`
+	// HeldMax is the most frame bytes held behind a hole at once, and
+	// HoldOverflows the holes given up because the hold limit was reached.
+	HeldMax       int    `json:"held_max_bytes"`
+	HoldOverflows uint64 `json:"hold_overflows"`
+	// Stale counts replies to requests no longer in progress.
+	Stale uint64 `json:"stale_replies"`
+	// FillUS is the time from a hole's opening to its fill, for holes a
+	// server filled.
+	FillUS latency.Percentiles `json:"fill_us"`
+	// Client is the request client's: timeouts and failovers.
+	Client recovery.ClientStats `json:"client"`
 }
