@@ -47,7 +47,7 @@ type recoverer struct {
 	record  recovery.Record
 	msg     bus.Message
 
-	joinAfter  bool // a snapshot is wanted when the first session is found mid-stream
+	joinAfter  bool  // a snapshot is wanted when the first session is found mid-stream
 	joining    bool  // frames are held until the snapshot is in
 	joinSince  int64 // mono ns of the snapshot request, or its last records
 	fill       *latency.Recorder

@@ -10,9 +10,9 @@ import (
 
 	"github.com/feedbus/feedbus/affinity"
 	"github.com/feedbus/feedbus/bus"
-	"github.com/feedbus/feedbus/recovery"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/summary"
+	"github.com/feedbus/feedbus/recovery"
 	"github.com/feedbus/feedbus/snail"
 )
 
