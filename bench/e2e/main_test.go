@@ -23,8 +23,8 @@ import (
 
 // bin holds the binaries built once for the package.
 var bin struct {
-	dir                                   string
-	feedpub, feedsub, feednois, feedforge string
+	dir                                              string
+	feedpub, feedsub, feedcache, feednois, feedforge string
 }
 
 func TestMain(m *testing.M) {
@@ -38,13 +38,14 @@ func TestMain(m *testing.M) {
 	bin.dir = dir
 	bin.feedpub = filepath.Join(dir, "feedpub")
 	bin.feedsub = filepath.Join(dir, "feedsub")
+	bin.feedcache = filepath.Join(dir, "feedcache")
 	bin.feednois = filepath.Join(dir, "feednoise")
 	bin.feedforge = filepath.Join(dir, "feedforge")
 	// The product's binaries build in the product's module (the root, two
 	// directories up), so its go.sum, not bench's, vouches for their
 	// dependencies; feednoise builds here.
 	for _, b := range []struct{ dir, pkgs string }{
-		{"../..", "./cmd/feedpub ./cmd/feedsub"},
+		{"../..", "./cmd/feedpub ./cmd/feedsub ./cmd/feedcache"},
 		{".", "github.com/feedbus/feedbus/bench/cmd/feednoise github.com/feedbus/feedbus/bench/cmd/feedforge"},
 	} {
 		build := exec.Command("go", append([]string{"build", "-o", dir + "/"}, strings.Fields(b.pkgs)...)...)

@@ -35,6 +35,14 @@ func (l *Lab) DropAll(ctx context.Context, h Host, nic string) error {
 	return l.setDropRule(ctx, h, nic, true, "")
 }
 
+// DropMulticast drops every multicast packet arriving on h's NIC nic
+// (rule "ip daddr 224.0.0.0/4 drop"), replacing any earlier drop rule for
+// that NIC: the feed's lines go dark while unicast, such as a recovery
+// server's TCP, still flows.
+func (l *Lab) DropMulticast(ctx context.Context, h Host, nic string) error {
+	return l.setDropRule(ctx, h, nic, true, "ip daddr 224.0.0.0/4 ")
+}
+
 func (l *Lab) setDropRule(ctx context.Context, h Host, nic string, drop bool, match string) error {
 	m, err := l.member(h)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/internal/cli"
+	"github.com/feedbus/feedbus/recovery"
 	"github.com/feedbus/feedbus/snail"
 )
 
@@ -47,6 +48,12 @@ type config struct {
 	snail    snail.Config
 	onSnail  string
 	capture  string
+	recovery cli.Strings
+	recTime  time.Duration
+	recTries int
+	holdMB   int
+	holdWait time.Duration
+	snapshot bool
 	socket   cli.Socket
 	affinity cli.Affinity
 }
@@ -85,6 +92,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c.snail.RegisterFlags(fs)
 	fs.StringVar(&c.onSnail, "snail-action", "warn", "when the subscriber cannot keep up: warn (log and count) or exit (summary, one line, exit code 3)")
 	fs.Var(&c.dicts, "zstd-dict", "zstd dictionary file the publisher compresses with, repeatable")
+	fs.Var(&c.recovery, "recovery", "recovery server (feedcache --listen) to ask for what every line missed and for a snapshot when joining mid-stream, repeatable, tried in order: tcp://HOST:PORT or ipc://PATH; with it, messages are delivered strictly in sequence order")
+	fs.DurationVar(&c.recTime, "recovery-timeout", recovery.DefaultTimeout, "with --recovery: how long a server may take to answer before the request goes to the next")
+	fs.IntVar(&c.recTries, "recovery-tries", recovery.DefaultTries, "with --recovery: sends of a request, across the servers in turn, before it is given up")
+	fs.IntVar(&c.holdMB, "hold-mb", feedbus.DefaultHoldBytes>>20, "with --recovery: MiB of frames a hole may hold back while it is recovered; past it the hole is a gap (0 = no limit)")
+	fs.DurationVar(&c.holdWait, "hold-wait", feedbus.DefaultHoldWait, "with --recovery: how long past --gap-wait a hole may hold the messages behind it back; then it is a gap")
+	fs.BoolVar(&c.snapshot, "snapshot", true, "with --recovery: on joining a feed mid-stream, take a snapshot of the books first (of the --topic prefixes only, if given)")
 	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers (0 = never)")
 	c.socket.Register(fs, "receive")
 	c.affinity.Register(fs)
@@ -120,6 +133,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, cli.Usagef("--auth-window %v must not be negative", c.authWin)
 	case c.restart <= 0:
 		return nil, cli.Usagef("--restart-after %v must be positive", c.restart)
+	case c.recTime <= 0 || c.recTries <= 0 || c.holdWait <= 0:
+		return nil, cli.Usagef("--recovery-timeout %v, --recovery-tries %d and --hold-wait %v must be positive", c.recTime, c.recTries, c.holdWait)
+	case c.holdMB < 0 || c.holdMB > 1<<20:
+		return nil, cli.Usagef("--hold-mb %d: want 0 (no limit) to 1048576", c.holdMB)
 	}
 	for _, f := range []struct{ flag, path string }{{"--json", c.json}, {"--hlog", c.hlog}, {"--capture", c.capture}} {
 		if err := cli.CheckWritable(f.flag, f.path); err != nil {

@@ -241,6 +241,10 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 		}
 		opts = append(opts, feedbus.WithVerifying(keys, c.authWin))
 	}
+	if len(c.recovery) > 0 {
+		opts = append(opts, feedbus.WithRecovery(c.recovery...), feedbus.WithRecoveryTimeout(c.recTime, c.recTries),
+			feedbus.WithHold(c.holdMB<<20, c.holdWait), feedbus.WithSnapshot(c.snapshot))
+	}
 	if c.work > 0 || c.workOn != "" {
 		workOn, err := parseWorkOn(c.workOn, c.workers, len(pins))
 		if err != nil {
