@@ -87,11 +87,13 @@ func ParseBookState(symbol []byte, state []byte) (Book, error) {
 // messages, so a caller that needs one point in time stops them first.
 func (bs *Books) AppendStates(prefixes [][]byte, fn func(symbol, state []byte)) {
 	var buf [BookStateLen]byte
+	var key symKey // one copy for the whole walk: fn's symbol points into it
 	for i := range bs.shards {
 		sh := &bs.shards[i]
 		sh.mu.Lock()
 		for k, b := range sh.books {
-			sym := k.b[:k.n]
+			key = k
+			sym := key.b[:key.n]
 			if !hasAnyPrefix(sym, prefixes) {
 				continue
 			}
