@@ -17,12 +17,12 @@ import (
 // rawLine sends handmade frames on one line, for tests that need what a
 // Publisher never sends: holes, one line only, foreign sessions.
 type rawLine struct {
-	t   *testing.T
+	t   testing.TB
 	pub *bus.Publisher
 	w   bus.FrameWriter
 }
 
-func newRawLine(t *testing.T, endpoint string) *rawLine {
+func newRawLine(t testing.TB, endpoint string) *rawLine {
 	t.Helper()
 	p, err := bus.NewPublisher([]string{endpoint}, bus.WithLinger(0))
 	if err != nil {
@@ -84,13 +84,13 @@ func (rs *rawSub) received() uint64 {
 
 // subscribeRaw subscribes to lines fed by rawLines and returns once the
 // subscriber has heard session 7 on every line.
-func subscribeRaw(t *testing.T, lines []string, opts ...feedbus.SubscriberOption) *rawSub {
+func subscribeRaw(t testing.TB, lines []string, opts ...feedbus.SubscriberOption) *rawSub {
 	t.Helper()
 	return subscribeRawTo(t, lines, feedbus.NewBooks(), opts...)
 }
 
 // subscribeRawTo is subscribeRaw with the given handler.
-func subscribeRawTo(t *testing.T, lines []string, h feedbus.Handler, opts ...feedbus.SubscriberOption) *rawSub {
+func subscribeRawTo(t testing.TB, lines []string, h feedbus.Handler, opts ...feedbus.SubscriberOption) *rawSub {
 	t.Helper()
 	rs := &rawSub{events: make(chan feedbus.Event, 1024)}
 	for _, l := range lines {
@@ -119,7 +119,7 @@ func subscribeRawTo(t *testing.T, lines []string, h feedbus.Handler, opts ...fee
 
 // waitFrames polls the status until ok holds for every line's frame count,
 // failing after 10 s.
-func (rs *rawSub) waitFrames(t *testing.T, ok func(line int, frames uint64) bool) {
+func (rs *rawSub) waitFrames(t testing.TB, ok func(line int, frames uint64) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -68,12 +68,17 @@ type heldFrame struct {
 // in its Summary.
 type RecoveryStats = summary.Recovery
 
+// retryBehind is how soon a hole is asked for again when the server had
+// not yet heard all of it: a server is a subscriber too, a few tens of
+// microseconds behind the lines when both are well.
+const retryBehind = 2 * time.Millisecond
+
 func newRecoverer(r *receiver, client *recovery.Client, index int) *recoverer {
 	cfg := r.cfg
 	return &recoverer{r: r, client: client, pipe: client.Pipe(), index: index,
 		line:      lineState{tracker: bus.NewTracker(0), lat: latency.New()},
 		joinAfter: cfg.snapshot, fill: latency.New(),
-		holdLimit: cfg.holdBytes, holdWait: cfg.holdWait, retryDelay: 10 * time.Millisecond}
+		holdLimit: cfg.holdBytes, holdWait: cfg.holdWait, retryDelay: retryBehind}
 }
 
 // restart follows a new session of the stream from seq: nothing held of
