@@ -1,7 +1,6 @@
 package feedbus
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
@@ -438,17 +437,7 @@ func (r *receiver) reportGaps(ns int64) {
 	}
 }
 
-func (r *receiver) match(symbol []byte) bool {
-	if len(r.cfg.topics) == 0 {
-		return true
-	}
-	for _, t := range r.cfg.topics {
-		if bytes.HasPrefix(symbol, t) {
-			return true
-		}
-	}
-	return false
-}
+func (r *receiver) match(symbol []byte) bool { return bus.HasAnyPrefix(symbol, r.cfg.topics) }
 
 // tick runs once an interval: the timeline entry here, and the status and
 // its latency handed to the status worker, which does the slow part.

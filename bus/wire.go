@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -421,6 +422,21 @@ func (f *Frame) Next(m *Message) (seq uint64, ok bool) {
 	seq = f.next
 	f.next++
 	return seq, true
+}
+
+// HasAnyPrefix reports whether symbol starts with one of prefixes, or
+// whether prefixes is empty: the rule of topic filters and of snapshot
+// subtrees alike.
+func HasAnyPrefix(symbol []byte, prefixes [][]byte) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, p := range prefixes {
+		if bytes.HasPrefix(symbol, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // LastEncoded returns the encoded bytes of the message Next returned last,

@@ -1,8 +1,6 @@
 package cache
 
 import (
-	"bytes"
-
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/recovery"
 )
@@ -126,7 +124,7 @@ func (a *apps) each(prefixes [][]byte, fn func(rec *recovery.Record)) {
 	var rec recovery.Record
 	for _, sym := range a.syms {
 		s := sym.key.b[:sym.key.n]
-		if !hasAnyPrefix(s, prefixes) {
+		if !bus.HasAnyPrefix(s, prefixes) {
 			continue
 		}
 		for i := range sym.last {
@@ -135,16 +133,4 @@ func (a *apps) each(prefixes [][]byte, fn func(rec *recovery.Record)) {
 			fn(&rec)
 		}
 	}
-}
-
-func hasAnyPrefix(b []byte, prefixes [][]byte) bool {
-	if len(prefixes) == 0 {
-		return true
-	}
-	for _, p := range prefixes {
-		if bytes.HasPrefix(b, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -94,23 +93,11 @@ func (bs *Books) AppendStates(prefixes [][]byte, fn func(symbol, state []byte)) 
 		for k, b := range sh.books {
 			key = k
 			sym := key.b[:key.n]
-			if !hasAnyPrefix(sym, prefixes) {
+			if !bus.HasAnyPrefix(sym, prefixes) {
 				continue
 			}
 			fn(sym, b.appendState(buf[:0]))
 		}
 		sh.mu.Unlock()
 	}
-}
-
-func hasAnyPrefix(b []byte, prefixes [][]byte) bool {
-	if len(prefixes) == 0 {
-		return true
-	}
-	for _, p := range prefixes {
-		if bytes.HasPrefix(b, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -140,13 +140,9 @@ func cacheOptions(c *config, logf func(string, ...any)) ([]cache.Option, error) 
 		}
 		dicts = append(dicts, d)
 	}
-	var codecs []bus.Codec
-	for _, name := range strings.Split(c.codecs, ",") {
-		codec, err := bus.ParseCodec(strings.TrimSpace(name))
-		if err != nil {
-			return nil, cli.Usagef("--codecs %q: want none, s2 or zstd, comma-separated", c.codecs)
-		}
-		codecs = append(codecs, codec)
+	codecs, err := cli.ParseCodecs(c.codecs)
+	if err != nil {
+		return nil, err
 	}
 	subOpts := []feedbus.SubscriberOption{
 		feedbus.WithCodecs(codecs...),

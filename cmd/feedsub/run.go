@@ -188,13 +188,9 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 	if c.workers > 0 && len(pins) > 0 && c.workers != len(pins) {
 		return nil, cli.Usagef("--workers %d but --pin-workers (or pin_workers) names %d CPUs", c.workers, len(pins))
 	}
-	var codecs []bus.Codec
-	for _, name := range strings.Split(c.codecs, ",") {
-		codec, err := bus.ParseCodec(strings.TrimSpace(name))
-		if err != nil {
-			return nil, cli.Usagef("--codecs %q: want none, s2 or zstd, comma-separated", c.codecs)
-		}
-		codecs = append(codecs, codec)
+	codecs, err := cli.ParseCodecs(c.codecs)
+	if err != nil {
+		return nil, err
 	}
 	opts := []feedbus.SubscriberOption{
 		feedbus.WithCodecs(codecs...),

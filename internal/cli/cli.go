@@ -203,3 +203,16 @@ func CheckWritable(flag, path string) error {
 	}
 	return f.Close()
 }
+
+// ParseCodecs parses a --codecs value: none, s2 or zstd, comma-separated.
+func ParseCodecs(list string) ([]bus.Codec, error) {
+	var codecs []bus.Codec
+	for _, name := range strings.Split(list, ",") {
+		codec, err := bus.ParseCodec(strings.TrimSpace(name))
+		if err != nil {
+			return nil, Usagef("--codecs %q: want none, s2 or zstd, comma-separated", list)
+		}
+		codecs = append(codecs, codec)
+	}
+	return codecs, nil
+}
