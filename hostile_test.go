@@ -509,7 +509,7 @@ func TestConflictingCopiesCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs.waitFrames(t, func(int, uint64) bool { return rs.received() >= 10 }) // the forgery won 6-10
-	b.send(6, 5) // the real copies
+	b.send(6, 5)                                                            // the real copies
 	a.send(6, 5)
 	rs.waitFrames(t, func(int, uint64) bool { rs.mu.Lock(); defer rs.mu.Unlock(); return rs.dups >= 15 })
 	rs.Close()
