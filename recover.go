@@ -87,7 +87,7 @@ func (rc *recoverer) restart(seq uint64) {
 	rc.dropHeld()
 	rc.active, rc.next, rc.joining = true, seq, false
 	rc.closeHole()
-	rc.reqID = 0
+	rc.reqID, rc.parked, rc.snapEnd = 0, nil, nil
 }
 
 // admit decides what becomes of an arriving frame of the followed
@@ -449,6 +449,9 @@ func (rc *recoverer) endJoin(seq uint64, mono int64) {
 	r := rc.r
 	rc.joining = false
 	rc.active = true
+	// Whatever is still to come of the snapshot is too late: records after
+	// live messages would put old state back.
+	rc.reqID, rc.parked, rc.snapEnd = 0, nil, nil
 	if seq == 0 {
 		seq = rc.next
 		if len(rc.held) > 0 {

@@ -275,3 +275,40 @@ func TestRecoverySnapshotOnJoin(t *testing.T) {
 			s.Recovery.SnapshotSeq, s.Recovery.SnapshotRecords, s.Gaps, s.JoinedAfter)
 	}
 }
+
+// A subscriber that cannot get a snapshot (the servers are not ready)
+// joins where it found the feed, as without recovery, and says why.
+func TestRecoverySnapshotUnavailable(t *testing.T) {
+	srv := newFakeServer(t, func(req *recovery.Request) [][]byte {
+		return [][]byte{recovery.AppendReply(nil, &recovery.Reply{Type: recovery.ReplyError, ID: req.ID, Code: recovery.CodeNotReady, Text: "joined mid-session"})}
+	})
+	h := &inOrder{}
+	lines := ipcLines(t, 1)
+	a := newRawLine(t, lines[0])
+	sub, err := feedbus.Subscribe(lines, h, feedbus.WithWorkers(1), feedbus.WithRecovery(srv.endpoint), feedbus.WithRecoveryTimeout(100*time.Millisecond, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	first := uint64(40)
+	for deadline := time.Now().Add(10 * time.Second); h.n.Load() == 0; first += 5 {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber never delivered anything")
+		}
+		a.send(first, 5)
+		time.Sleep(5 * time.Millisecond) // a feed's pace, until the subscriber is in
+	}
+	a.send(first, 5)
+	h.mu.Lock()
+	start := h.seqs[0]
+	h.mu.Unlock()
+	h.waitFor(t, int64(first+5-start))
+	sub.Close()
+	s := sub.Summary()
+	if want := seqRange(start, first+4); !slices.Equal(h.seqs, want) || len(h.snap) != 0 {
+		t.Errorf("handled %v and %d snapshot records, want %v and none", h.seqs, len(h.snap), want)
+	}
+	if s.Recovery.Failed != 1 || s.Recovery.Client.Unavailable != 1 || s.Gaps != 0 || s.JoinedAfter != start-1 {
+		t.Errorf("failed %d unavailable %d gaps %d joined after %d; want 1, 1, 0, %d", s.Recovery.Failed, s.Recovery.Client.Unavailable, s.Gaps, s.JoinedAfter, start-1)
+	}
+}
