@@ -17,6 +17,13 @@ import (
 // recoveryLab has a third subscriber host, for a recovery server of its own.
 var recoveryLab = lab.Config{Name: "rec", Net: 81, Subscribers: 3, RaiseHostBufMax: true}
 
+// pgmWindow makes PGM's transmit window small: 5 Mbit/s × 200 ms, 125 KB,
+// about half a second of the 4,000 msg/s feed (2.3 Mbit/s). The window is
+// --pgm-rate × --recovery-ivl in bytes, so at a low feed rate the default
+// 1 Gbit/s × 2 s holds minutes, and PGM would repair any outage these
+// tests could afford to wait for.
+var pgmWindow = []string{"--pgm-rate", "5000", "--recovery-ivl", "200ms"}
+
 // cacheProc is a feedcache running in a lab host.
 type cacheProc struct {
 	p        *proc
@@ -109,15 +116,15 @@ func TestRecovery(t *testing.T) {
 			ls.Recovery.SnapshotRecords, ls.Recovery.SnapshotSeq, ls.Received)
 	})
 
-	// Both lines dark at the subscribers for longer than PGM keeps data
-	// (--recovery-ivl 1s): with --recovery every message arrives once and
-	// in order; without, the gaps are reported as ever.
+	// Both lines dark at the subscribers for longer than PGM keeps data:
+	// with --recovery every message arrives once and in order; without,
+	// the gaps are reported as ever.
 	t.Run("outage", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		const rate, count = 4000, 40_000 // 10 s
 		lines := bothLines(l, 6610)
-		ivl := []string{"--recovery-ivl", "1s"}
+		ivl := pgmWindow
 		cache := startCache(t, ctx, l, subs[2], lines, 7011, ivl...)
 		victim := startSub(t, ctx, l, subs[0], lines, append([]string{"--recovery", cache.endpoint, "--count", strconv.Itoa(count), "--idle", "10s", "--books", "100"}, ivl...)...)
 		plain := startSub(t, ctx, l, subs[1], lines, append([]string{"--count", strconv.Itoa(count), "--idle", "10s", "--books", "100"}, ivl...)...)
@@ -165,7 +172,7 @@ func TestRecovery(t *testing.T) {
 		defer cancel()
 		const rate, count = 4000, 40_000
 		lines := bothLines(l, 6620)
-		ivl := []string{"--recovery-ivl", "1s"}
+		ivl := pgmWindow
 		first := startCache(t, ctx, l, subs[2], lines, 7021, ivl...)
 		second := startCache(t, ctx, l, subs[1], lines, 7022, ivl...)
 		victim := startSub(t, ctx, l, subs[0], lines, append([]string{"--recovery", first.endpoint, "--recovery", second.endpoint,
