@@ -22,9 +22,9 @@ type rawLine struct {
 	w   bus.FrameWriter
 }
 
-func newRawLine(t testing.TB, endpoint string) *rawLine {
+func newRawLine(t testing.TB, endpoint string, opts ...bus.Option) *rawLine {
 	t.Helper()
-	p, err := bus.NewPublisher([]string{endpoint}, bus.WithLinger(0))
+	p, err := bus.NewPublisher([]string{endpoint}, append([]bus.Option{bus.WithLinger(0)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ type Publisher struct {
 	comp       *bus.Compressor
 	signer     *auth.Signer // nil without WithSigning
 	budget     int          // frame budget for the body: frameBytes less the auth trailer
+	maxFrame   int          // the largest frame the lines carry (a udp:// datagram)
 	w          bus.FrameWriter
 	hdr        bus.Header
 	frameStart time.Time // when the frame in progress got its first message
@@ -86,7 +87,8 @@ func NewPublisher(endpoints []string, opts ...PublisherOption) (*Publisher, erro
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.ioCPUs) > 0 {
+	// udp:// lines have no I/O threads: the sending goroutine writes.
+	if len(cfg.ioCPUs) > 0 && !lines.Lines()[0].IsUDP() {
 		if len(cfg.ioCPUs) != len(lines.Lines()) {
 			lines.Close()
 			return nil, fmt.Errorf("%w: %d I/O CPUs for %d lines: give one per line", ErrOption, len(cfg.ioCPUs), len(lines.Lines()))
@@ -107,7 +109,9 @@ func NewPublisher(endpoints []string, opts ...PublisherOption) (*Publisher, erro
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
-	p.budget = cfg.frameBytes
+	// A udp:// line carries a frame in one datagram: the budget is capped.
+	p.maxFrame = lines.MaxFrame()
+	p.budget = min(cfg.frameBytes, p.maxFrame)
 	if cfg.keys != nil {
 		if p.signer, err = auth.NewSigner(cfg.keys); err != nil {
 			lines.Close()
@@ -151,8 +155,8 @@ func (p *Publisher) Session() uint64 { return p.cfg.session }
 // matches bus.ErrMalformed, and nothing is sent.
 func (p *Publisher) Publish(m *bus.Message) error {
 	n := m.EncodedLen()
-	if bus.HeaderLen+n+auth.TrailerLen > bus.MaxFrameLen || n > bus.MaxMessageLen {
-		return fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
+	if bus.HeaderLen+n+auth.TrailerLen > p.maxFrame || n > bus.MaxMessageLen {
+		return fmt.Errorf("%w: a message of %d bytes does not fit a frame of at most %d bytes", ErrTooLarge, n, p.maxFrame)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,6 +1,7 @@
 package feedbus
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -59,7 +60,10 @@ type receiver struct {
 
 	prints *fingerprints // the winning copies, to see a line that disagrees
 
-	rec *recoverer // nil without WithRecovery
+	rec *recoverer // nil without WithRecovery, unless the lines are udp://
+
+	stamp    int64              // the kernel's receive time of the frame in hand; 0: none
+	udpStats []bus.UDPLineStats // udp:// lines' kernel counts, as the loop ended
 }
 
 type lineState struct {
@@ -171,6 +175,7 @@ func (r *receiver) loop(stop <-chan struct{}) error {
 	every := r.cfg.status
 	nextTick := start.Add(every)
 	defer func() {
+		r.udpStats = r.sub.UDPStats()
 		if w := r.s.status; w != nil { // the last, partial interval
 			now := time.Now()
 			w.hand(r.lat, r.status(now, every), now, true)
@@ -206,7 +211,9 @@ func (r *receiver) loop(stop <-chan struct{}) error {
 			r.rec.tick(now, r.mono(now))
 		}
 		if b != nil {
+			r.stamp = r.sub.Stamp()
 			r.handle(b, line, now)
+			r.stamp = 0
 			if r.cfg.count > 0 && r.received >= r.cfg.count {
 				r.endReason = "count"
 				return nil
@@ -279,9 +286,17 @@ func (r *receiver) rejoinStalled(now time.Time) {
 // dispatch. It allocates nothing for a good frame.
 func (r *receiver) handle(b []byte, line int, now time.Time) {
 	ns, mono := r.wall(now), r.mono(now)
+	if r.stamp != 0 {
+		// The kernel's receive time (udp:// lines): when the datagram
+		// arrived, before the receive thread and this loop woke to it.
+		ns += r.stamp - now.UnixNano()
+	}
 	ln := r.line(line)
 	ln.all++
 	if r.cfg.capture != nil && line < len(r.lines) {
+		if r.sub.Ephemeral() {
+			b = bytes.Clone(b) // the recorder keeps it; a ring slot is reused
+		}
 		r.cfg.capture.Record(line, ns, b)
 	}
 	if r.verifier != nil {
@@ -557,9 +572,12 @@ func (r *receiver) summary() *Summary {
 			Conflicts:   ln.conflicts,
 			LatencyUS:   ln.lat.Summary(),
 		})
+		if i < len(r.udpStats) {
+			s.Lines[i].KernelDrops, s.Lines[i].Truncated = r.udpStats[i].KernelDrops, r.udpStats[i].Truncated
+		}
 		s.Conflicts += ln.conflicts
 	}
-	if rc := r.rec; rc != nil {
+	if rc := r.rec; rc != nil && rc.client != nil {
 		st := rc.stats
 		st.FillUS = rc.fill.Summary()
 		st.Client = rc.client.Stats()

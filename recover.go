@@ -1,6 +1,7 @@
 package feedbus
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"time"
@@ -73,12 +74,20 @@ type RecoveryStats = summary.Recovery
 // microseconds behind the lines when both are well.
 const retryBehind = 2 * time.Millisecond
 
+// newRecoverer makes the loop's recoverer; client nil orders the feed
+// without recovery servers (udp:// lines), and index is then -1.
 func newRecoverer(r *receiver, client *recovery.Client, index int) *recoverer {
 	cfg := r.cfg
-	return &recoverer{r: r, client: client, pipe: client.Pipe(), index: index,
+	rc := &recoverer{r: r, client: client, index: index,
 		line:      lineState{tracker: bus.NewTracker(0), lat: latency.New()},
-		joinAfter: cfg.snapshot, fill: latency.New(),
+		joinAfter: cfg.snapshot && client != nil, fill: latency.New(),
 		holdLimit: cfg.holdBytes, holdWait: cfg.holdWait, retryDelay: retryBehind}
+	if client != nil {
+		rc.pipe = client.Pipe()
+	} else {
+		rc.holdWait = 0 // no server to wait for: a hole is a gap after the gap wait
+	}
+	return rc
 }
 
 // restart follows a new session of the stream from seq: nothing held of
@@ -137,6 +146,9 @@ func (rc *recoverer) hold(b []byte, line int, first uint64, mono int64) bool {
 	i := len(rc.held)
 	for i > 0 && rc.held[i-1].first > first {
 		i--
+	}
+	if rc.r.sub.Ephemeral() {
+		b = bytes.Clone(b) // a ring slot, reused after this Recv
 	}
 	rc.held = slices.Insert(rc.held, i, heldFrame{b: b, line: line, first: first})
 	rc.bytes += len(b)
@@ -247,6 +259,10 @@ func (rc *recoverer) tick(now time.Time, mono int64) {
 		rc.fail(fmt.Sprintf("messages %d-%d were not recovered within %v", rc.next, rc.holeTo(), rc.holdWait))
 		rc.giveUp(mono)
 	case rc.reqID == 0 && age >= rc.r.cfg.gapWait && mono >= rc.retryAt:
+		if rc.client == nil {
+			rc.giveUp(mono) // no server: a gap, as the tracker would declare it
+			return
+		}
 		rc.requestRetransmit(mono)
 	}
 }

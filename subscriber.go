@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +63,12 @@ func Subscribe(endpoints []string, h Handler, opts ...SubscriberOption) (*Subscr
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.gapWaitSet && len(lines) > 1 {
+	switch {
+	case cfg.gapWaitSet:
+	case lines[0].IsUDP():
+		// Datagrams may come out of order on one line too.
+		cfg.gapWait = DefaultGapWaitUDP
+	case len(lines) > 1:
 		cfg.gapWait = DefaultGapWait
 	}
 	if len(cfg.plan.IO) > 0 && len(cfg.plan.IO) != len(lines) {
@@ -133,13 +139,19 @@ func (s *Subscriber) run(dec *bus.Decoder, ready chan<- error) {
 	defer dec.Close()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	sub, err := bus.NewSubscriber(s.endpoints, s.cfg.socket...)
+	sockOpts := s.cfg.socket
+	if strings.HasPrefix(s.endpoints[0], string(bus.UDP)+"://") {
+		// Each udp:// line has a receive thread of its own, pinned where
+		// ZeroMQ's I/O threads would be.
+		sockOpts = append(sockOpts[:len(sockOpts):len(sockOpts)], bus.WithLineCPUs(s.cfg.plan.IO))
+	}
+	sub, err := bus.NewSubscriber(s.endpoints, sockOpts...)
 	if err != nil {
 		ready <- err
 		return
 	}
 	defer sub.Close()
-	restore, err := s.place()
+	restore, err := s.place(sub.Ephemeral())
 	if err != nil {
 		ready <- err
 		return
@@ -159,6 +171,11 @@ func (s *Subscriber) run(dec *bus.Decoder, ready chan<- error) {
 		// it shares.
 		defer client.Close()
 		s.r.rec = newRecoverer(s.r, client, sub.Attach(client.Pipe()))
+	} else if sub.Ephemeral() {
+		// udp:// lines deliver in any order within a line and across
+		// them: the frames after a hole wait for it, as with recovery,
+		// and a hole no line fills within the gap wait is a gap.
+		s.r.rec = newRecoverer(s.r, nil, -1)
 	}
 	ready <- nil
 	s.loopErr = s.r.loop(s.stop)
@@ -166,9 +183,9 @@ func (s *Subscriber) run(dec *bus.Decoder, ready chan<- error) {
 
 // place pins the I/O threads and the receive loop's thread as the plan
 // says, and names the loop's thread. restore undoes the loop's pinning.
-func (s *Subscriber) place() (restore func(), err error) {
+func (s *Subscriber) place(udp bool) (restore func(), err error) {
 	restore = func() {}
-	if len(s.cfg.plan.IO) > 0 {
+	if len(s.cfg.plan.IO) > 0 && !udp { // udp:// lines pinned their own threads
 		if err := affinity.PinIOThreads(s.cfg.plan.IO); err != nil {
 			return nil, err
 		}

@@ -62,6 +62,10 @@ const (
 	// when there is more than one line. With one line nothing can fill a
 	// hole, and the wait is 0.
 	DefaultGapWait = 100 * time.Millisecond
+	// DefaultGapWaitUDP is the gap wait of udp:// lines, one or more: a
+	// datagram the other line carries, or that came out of order, is
+	// there within microseconds; PGM's lines wait for repairs instead.
+	DefaultGapWaitUDP = time.Millisecond
 	// DefaultRejoinAfter is how long a line may deliver nothing while
 	// another line delivers before it is rejoined.
 	DefaultRejoinAfter = time.Second

@@ -19,6 +19,9 @@ const (
 	PGM  Transport = "pgm"  // raw PGM over IP; needs CAP_NET_RAW
 	TCP  Transport = "tcp"  // for hosts without multicast
 	IPC  Transport = "ipc"  // same host, Unix domain socket
+	// UDP is plain UDP multicast, one datagram a frame, without ZeroMQ
+	// (exchange style): udp://INTERFACE;GROUP:PORT.
+	UDP Transport = "udp"
 )
 
 // Endpoint is a parsed ZeroMQ endpoint. For pgm and epgm it is
@@ -40,8 +43,15 @@ type Endpoint struct {
 	Address   string         // everything after "://" (tcp and ipc); for tcp ADDRESS:PORT once resolved
 }
 
-// Multicast reports whether e is a pgm or epgm endpoint.
+// Multicast reports whether e is a pgm or epgm endpoint: multicast
+// through libzmq and OpenPGM.
 func (e Endpoint) Multicast() bool { return e.Transport == PGM || e.Transport == EPGM }
+
+// IsUDP reports whether e is a udp:// line.
+func (e Endpoint) IsUDP() bool { return e.Transport == UDP }
+
+// grouped reports whether e names a multicast group: pgm, epgm or udp.
+func (e Endpoint) grouped() bool { return e.Multicast() || e.IsUDP() }
 
 // ParseEndpoint parses s without touching the host's interfaces.
 func ParseEndpoint(s string) (Endpoint, error) {
@@ -59,9 +69,9 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		return e, nil
 	case TCP:
 		return parseTCP(s, rest)
-	case PGM, EPGM:
+	case PGM, EPGM, UDP:
 	default:
-		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want epgm, pgm, tcp or ipc)", ErrEndpoint, s, scheme)
+		return Endpoint{}, fmt.Errorf("%w %q: unknown transport %q (want epgm, pgm, udp, tcp or ipc)", ErrEndpoint, s, scheme)
 	}
 	iface, group, ok := strings.Cut(rest, ";")
 	if !ok || iface == "" {
@@ -145,7 +155,7 @@ func (e Endpoint) Resolve() (Endpoint, error) {
 	switch {
 	case e.Transport == TCP:
 		return e.resolveTCP()
-	case !e.Multicast():
+	case !e.grouped():
 		return e, nil
 	}
 	ifi, err := findInterface(e.Interface, e.Addr)
@@ -241,7 +251,7 @@ func findInterface(name string, addr netip.Addr) (*net.Interface, error) {
 // String returns the endpoint in ZeroMQ's syntax, with a resolved
 // interface address in place of its name.
 func (e Endpoint) String() string {
-	if !e.Multicast() {
+	if !e.grouped() {
 		return string(e.Transport) + "://" + e.Address
 	}
 	iface := e.Interface
@@ -266,15 +276,18 @@ func ParseLines(endpoints []string) ([]Endpoint, error) {
 		if e, err = e.Resolve(); err != nil {
 			return nil, fmt.Errorf("line %s (%s): %w", LineName(i), s, err)
 		}
+		if len(out) > 0 && e.IsUDP() != out[0].IsUDP() {
+			return nil, fmt.Errorf("%w: line %s is %s and line A %s: udp:// lines cannot be mixed with ZeroMQ's", ErrEndpoint, LineName(i), e.Transport, out[0].Transport)
+		}
 		for j, o := range out {
-			if (e.Multicast() && o.Multicast() && e.Group == o.Group) || (!e.Multicast() && e.String() == o.String()) {
+			if (e.grouped() && o.grouped() && e.Group == o.Group) || (!e.grouped() && e.String() == o.String()) {
 				return nil, fmt.Errorf("%w: lines %s and %s both use %s; each line needs its own group", ErrDuplicate, LineName(j), LineName(i), groupOrAddress(e))
 			}
 			// libpgm binds its UDP and raw sockets to the port on every
 			// address, and Linux hands such a socket every group joined on
 			// that port (IP_MULTICAST_ALL): two lines on one port would
 			// each carry the other's traffic and stop being independent.
-			if e.Multicast() && o.Multicast() && e.Group.Port() == o.Group.Port() {
+			if e.grouped() && o.grouped() && e.Group.Port() == o.Group.Port() {
 				return nil, fmt.Errorf("%w: lines %s and %s both use port %d; give each line its own port, or each would also receive the other's group",
 					ErrDuplicate, LineName(j), LineName(i), e.Group.Port())
 			}
@@ -285,7 +298,7 @@ func ParseLines(endpoints []string) ([]Endpoint, error) {
 }
 
 func groupOrAddress(e Endpoint) string {
-	if e.Multicast() {
+	if e.grouped() {
 		return e.Group.String()
 	}
 	return e.String()

@@ -37,6 +37,16 @@ type Options struct {
 	// trades a CPU for the thread wake-up of each frame. 0, the default,
 	// always blocks. Publishers ignore it.
 	Spin time.Duration
+	// MaxDatagram is the largest frame a udp:// line carries, one
+	// datagram each: the path's UDP payload, 1472 bytes for an MTU of 1500
+	// (9000-byte jumbo frames: 8972).
+	MaxDatagram int
+	// Loopback has a udp:// publisher's datagrams delivered to subscribers
+	// on its own host too (IP_MULTICAST_LOOP); off by default.
+	Loopback bool
+	// LineCPUs pins each udp:// line's receive thread, in line order (-1
+	// or a short list: unpinned), as Plan.IO pins ZeroMQ's I/O threads.
+	LineCPUs []int
 	// Logf receives warnings, such as buffers the kernel will clamp. Nil
 	// discards them.
 	Logf func(format string, args ...any)
@@ -93,6 +103,11 @@ const (
 	DefaultSendHWM          = 10_000
 	DefaultRecvHWM          = 10_000
 	DefaultLinger           = 2 * time.Second
+	// DefaultMaxDatagram is the UDP payload of a 1500-byte MTU path:
+	// 1500 less a 20-byte IPv4 and an 8-byte UDP header.
+	DefaultMaxDatagram = 1472
+	// MaxDatagram bounds Options.MaxDatagram: a UDP payload over IPv4.
+	MaxDatagram = 65507
 )
 
 // DefaultOptions returns feedbus's default socket settings.
@@ -106,6 +121,7 @@ func DefaultOptions() Options {
 		SendHWM:          DefaultSendHWM,
 		RecvHWM:          DefaultRecvHWM,
 		Linger:           DefaultLinger,
+		MaxDatagram:      DefaultMaxDatagram,
 	}
 }
 
@@ -185,6 +201,39 @@ func WithSpin(d time.Duration) Option {
 			return fmt.Errorf("%w: spin %v must be between 0 and 1m", ErrOption, d)
 		}
 		o.Spin = d
+		return nil
+	}
+}
+
+// WithMaxDatagram sets the largest frame a udp:// line carries (the
+// path's UDP payload; HeaderLen + a message at least).
+func WithMaxDatagram(n int) Option {
+	return func(o *Options) error {
+		if n < 128 || n > MaxDatagram {
+			return fmt.Errorf("%w: max datagram %d bytes: want 128-%d (1472 for an MTU of 1500, 8972 for 9000)", ErrOption, n, MaxDatagram)
+		}
+		o.MaxDatagram = n
+		return nil
+	}
+}
+
+// WithLoopback has a udp:// publisher's datagrams reach its own host.
+func WithLoopback(on bool) Option {
+	return func(o *Options) error {
+		o.Loopback = on
+		return nil
+	}
+}
+
+// WithLineCPUs pins the udp:// lines' receive threads, in line order.
+func WithLineCPUs(cpus []int) Option {
+	return func(o *Options) error {
+		for _, c := range cpus {
+			if c < -1 {
+				return fmt.Errorf("%w: line CPU %d", ErrOption, c)
+			}
+		}
+		o.LineCPUs = append([]int(nil), cpus...)
 		return nil
 	}
 }

@@ -26,6 +26,7 @@ type Publisher struct {
 	warnings []string
 	stats    []LineStats
 	pollers  []*zmq.Poller
+	udp      []*udpSender // udp:// lines instead of socks
 }
 
 // LineStats counts one line's frames.
@@ -50,6 +51,15 @@ func NewPublisher(endpoints []string, opts ...Option) (*Publisher, error) {
 		o.logf("%s", w)
 	}
 	for i, e := range lines {
+		if e.IsUDP() {
+			u, err := openUDPSender(e, &o)
+			if err != nil {
+				p.Close()
+				return nil, fmt.Errorf("line %s (%s): %w", LineName(i), e, err)
+			}
+			p.udp = append(p.udp, u)
+			continue
+		}
 		s, err := openSocket(ctx, zmq.XPUB, e, i, &o)
 		if err != nil {
 			p.Close()
@@ -76,8 +86,11 @@ func (p *Publisher) Warnings() []string { return p.warnings }
 // waits, or drops the frame for that line and counts it (Options.OnFull);
 // it never blocks on the fast path.
 func (p *Publisher) Send(frame []byte) error {
-	if p.socks == nil {
+	if p.ctx == nil {
 		return ErrClosed
+	}
+	if p.udp != nil {
+		return p.sendUDP(frame)
 	}
 	var errs error
 	for i, s := range p.socks {
@@ -102,6 +115,41 @@ func (p *Publisher) Send(frame []byte) error {
 	return errs
 }
 
+// sendUDP sends frame as one datagram on every udp:// line.
+func (p *Publisher) sendUDP(frame []byte) error {
+	if len(frame) > p.opts.MaxDatagram {
+		return fmt.Errorf("%w: a frame of %d bytes does not fit a %d-byte datagram (--max-datagram)", ErrTooLarge, len(frame), p.opts.MaxDatagram)
+	}
+	var errs error
+	for i, u := range p.udp {
+		full, err := u.send(frame)
+		for err == nil && full && p.opts.OnFull == Block {
+			p.stats[i].Waits++
+			if err = u.waitWritable(fullPollInterval); err == nil {
+				full, err = u.send(frame)
+			}
+		}
+		switch {
+		case err != nil:
+			errs = errors.Join(errs, fmt.Errorf("line %s: send: %w", LineName(i), err))
+		case full:
+			p.stats[i].Dropped++
+		default:
+			p.stats[i].Sent++
+		}
+	}
+	return errs
+}
+
+// MaxFrame is the largest frame Send takes: the datagram size on udp://
+// lines, else MaxFrameLen.
+func (p *Publisher) MaxFrame() int {
+	if len(p.lines) > 0 && p.lines[0].IsUDP() {
+		return p.opts.MaxDatagram
+	}
+	return MaxFrameLen
+}
+
 // fullPollInterval bounds one wait for a full line, so that a Block
 // publisher still notices a closed context.
 const fullPollInterval = 100 * time.Millisecond
@@ -121,6 +169,10 @@ func (p *Publisher) Close() error {
 		errs = errors.Join(errs, s.SetLinger(p.opts.Linger), s.Close())
 	}
 	p.socks = nil
+	for _, u := range p.udp {
+		errs = errors.Join(errs, u.close()) // the kernel sends what it took
+	}
+	p.udp = nil
 	errs = errors.Join(errs, p.ctx.Term())
 	p.ctx = nil
 	return errs

@@ -59,7 +59,11 @@ func prepare(endpoints []string, opts []Option) (*zmq.Context, []Endpoint, Optio
 			return nil, nil, Options{}, err
 		}
 	}
-	ctx, err := newContext(len(lines))
+	threads := len(lines)
+	if lines[0].IsUDP() {
+		threads = 1 // for sockets attached to a subscriber's loop; the lines have their own threads
+	}
+	ctx, err := newContext(threads)
 	if err != nil {
 		return nil, nil, Options{}, err
 	}

@@ -3,9 +3,11 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"golang.org/x/sys/unix"
 )
 
 // Subscriber receives frames from one or more lines, each a SUB socket on
@@ -26,6 +28,15 @@ type Subscriber struct {
 	rcvtimeo time.Duration // ZMQ_RCVTIMEO set on a lone line's socket
 	timeoSet bool          // whether rcvtimeo has been set on the current socket
 	spinTill time.Time     // with Options.Spin: poll without sleeping until then
+
+	// udp:// lines: a receiver each, in line order (socks holds nil for
+	// them, then the attached sockets).
+	udp       []*udpReceiver
+	waiting   atomic.Bool // the loop sleeps (or is about to): receivers wake it
+	release   int         // line whose ring slot Recv handed out last; -1 none
+	stamp     int64       // the kernel's receive time of the last frame, ns; 0 none
+	truncated []uint64    // per line, datagrams larger than MaxDatagram, dropped
+	pollFDs   []unix.PollFd
 }
 
 // NewSubscriber joins every endpoint. See NewPublisher for the syntax.
@@ -34,10 +45,27 @@ func NewSubscriber(endpoints []string, opts ...Option) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscriber{ctx: ctx, lines: lines, opts: o, poller: zmq.NewPoller()}
+	s := &Subscriber{ctx: ctx, lines: lines, opts: o, poller: zmq.NewPoller(), release: -1}
 	s.warnings = BufferWarnings(0, o.RecvBuffer)
 	for _, w := range s.warnings {
 		o.logf("%s", w)
+	}
+	if lines[0].IsUDP() {
+		s.truncated = make([]uint64, len(lines))
+		for i, e := range lines {
+			cpu := -1
+			if i < len(o.LineCPUs) {
+				cpu = o.LineCPUs[i]
+			}
+			r, err := openUDPReceiver(e, i, &o, &s.waiting, cpu)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("line %s (%s): %w", LineName(i), e, err)
+			}
+			s.udp = append(s.udp, r)
+			s.socks = append(s.socks, nil)
+		}
+		return s, nil
 	}
 	for i, e := range lines {
 		sock, err := openSocket(ctx, zmq.SUB, e, i, &o)
@@ -74,14 +102,18 @@ func (s *Subscriber) Warnings() []string { return s.warnings }
 
 // Recv returns the next frame from any line, waiting at most timeout. It
 // returns a nil frame when the timeout passes first. Lines are served in
-// turn so that a busy line cannot starve another. The frame is the
-// caller's to keep.
+// turn so that a busy line cannot starve another. A frame of a udp://
+// line is valid until the next Recv (it is a slot of the line's ring):
+// copy it to keep it, or check Ephemeral. Other frames are the caller's.
 //
 // With Options.Spin, Recv first polls without sleeping until Spin has
 // passed since the last frame (or the timeout, if that is sooner).
 func (s *Subscriber) Recv(timeout time.Duration) (frame []byte, line int, err error) {
-	if s.socks == nil {
+	if s.ctx == nil {
 		return nil, -1, ErrClosed
+	}
+	if s.udp != nil {
+		return s.recvUDP(timeout)
 	}
 	if s.opts.Spin > 0 {
 		start := time.Now()
@@ -179,6 +211,121 @@ func (s *Subscriber) tryRecv() ([]byte, int, error) {
 	return nil, -1, nil
 }
 
+// Ephemeral reports whether Recv's frames are valid only until the next
+// Recv: those of udp:// lines.
+func (s *Subscriber) Ephemeral() bool { return s.udp != nil }
+
+// Stamp returns the kernel's receive time of the last frame Recv returned
+// (SO_TIMESTAMPNS, ns since the epoch), or 0 when there is none: a udp://
+// line's time of arrival, before the receive thread and the loop woke.
+func (s *Subscriber) Stamp() int64 { return s.stamp }
+
+// UDPLineStats are a udp:// line's kernel and ring counts.
+type UDPLineStats struct {
+	KernelDrops uint64 // datagrams the socket dropped for want of buffer (SO_RXQ_OVFL)
+	Truncated   uint64 // datagrams larger than MaxDatagram, dropped
+	RingFull    uint64 // times the receive thread found the loop a whole ring behind
+	ThreadID    int    // the receive thread's id
+}
+
+// UDPStats returns each udp:// line's counts (nil for ZeroMQ lines). Only
+// the receive loop may call it.
+func (s *Subscriber) UDPStats() []UDPLineStats {
+	if s.udp == nil {
+		return nil
+	}
+	out := make([]UDPLineStats, len(s.udp))
+	for i, r := range s.udp {
+		out[i] = UDPLineStats{KernelDrops: r.drops.Load(), Truncated: s.truncated[i], RingFull: r.full.Load(), ThreadID: int(r.tid.Load())}
+	}
+	return out
+}
+
+// recvUDP is Recv for udp:// lines.
+func (s *Subscriber) recvUDP(timeout time.Duration) ([]byte, int, error) {
+	if s.release >= 0 {
+		s.udp[s.release].release()
+		s.release = -1
+	}
+	if b, line, err := s.tryUDP(); b != nil || err != nil {
+		return b, line, err
+	}
+	if timeout <= 0 {
+		return nil, -1, nil
+	}
+	// Say we sleep, then look once more: a receiver that published just
+	// before it saw the flag would otherwise not wake us.
+	s.waiting.Store(true)
+	b, line, err := s.tryUDP()
+	if b == nil && err == nil && !s.attachedReady() {
+		s.pollFDs = s.pollFDs[:0]
+		for _, r := range s.udp {
+			s.pollFDs = append(s.pollFDs, unix.PollFd{Fd: int32(r.wakeFD()), Events: unix.POLLIN})
+		}
+		for _, sock := range s.socks[len(s.lines):] {
+			if fd, ferr := sock.GetFd(); ferr == nil {
+				s.pollFDs = append(s.pollFDs, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+			}
+		}
+		err = pollFor(s.pollFDs, timeout)
+		for _, r := range s.udp {
+			r.drainWake()
+		}
+		if err == nil {
+			b, line, err = s.tryUDP()
+		}
+	}
+	s.waiting.Store(false)
+	return b, line, err
+}
+
+// attachedReady reports whether an attached socket has a message: its
+// file descriptor only signals changes, so it is asked before sleeping.
+func (s *Subscriber) attachedReady() bool {
+	for _, sock := range s.socks[len(s.lines):] {
+		if ev, err := sock.GetEvents(); err == nil && ev&zmq.POLLIN != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// tryUDP takes the next frame from any line's ring or attached socket,
+// lines in turn, without waiting.
+func (s *Subscriber) tryUDP() ([]byte, int, error) {
+	n := len(s.socks)
+	for k := 0; k < n; k++ {
+		i := (s.next + k) % n
+		if i < len(s.udp) {
+			r := s.udp[i]
+			for {
+				b, stamp, truncated, ok := r.next()
+				if !ok {
+					break
+				}
+				if truncated {
+					s.truncated[i]++
+					r.release()
+					continue
+				}
+				s.next, s.release, s.stamp = (i+1)%n, i, stamp
+				return b, i, nil
+			}
+			continue
+		}
+		b, err := s.socks[i].RecvBytes(zmq.DONTWAIT)
+		if err != nil {
+			if isAgain(err) {
+				continue
+			}
+			return nil, -1, fmt.Errorf("bus: socket %d: receive: %w", i, err)
+		}
+		s.next, s.stamp = (i+1)%n, 0
+		return b, i, nil
+	}
+	return nil, -1, nil
+}
+
 // Rejoin leaves line i and joins it again with a new socket. A PGM
 // receiver that has lost data its sender no longer holds keeps asking for
 // it (libzmq fixes that at 50 NAKs, about ten seconds) and delivers nothing
@@ -190,6 +337,12 @@ func (s *Subscriber) Rejoin(i int) error {
 	}
 	if i < 0 || i >= len(s.lines) {
 		return fmt.Errorf("bus: rejoin: no line %d", i)
+	}
+	if s.udp != nil {
+		if err := s.udp[i].rejoin(s.lines[i]); err != nil {
+			return fmt.Errorf("line %s: rejoin: %w", LineName(i), err)
+		}
+		return nil
 	}
 	if err := s.poller.RemoveBySocket(s.socks[i]); err != nil {
 		return fmt.Errorf("line %s: rejoin: %w", LineName(i), err)
@@ -221,6 +374,10 @@ func (s *Subscriber) Close() error {
 		}
 	}
 	s.socks = nil
+	for _, r := range s.udp {
+		errs = errors.Join(errs, r.close())
+	}
+	s.udp = nil
 	errs = errors.Join(errs, s.ctx.Term())
 	s.ctx = nil
 	return errs

@@ -68,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.capture, "capture", "", "record every frame received, on every line, with its receive time, to this pcapng file (see docs/capture.md); feedpub --replay publishes it again")
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	fs.DurationVar(&c.status, "status", time.Second, "print a status line this often (0 = never)")
-	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more)")
+	fs.Var(&c.gapFlag, "gap-wait", "how long a hole may wait for another line to fill it before it is a gap (default: 0 with one line, 100ms with more; 1ms on udp:// lines, one or more)")
 	fs.IntVar(&c.workers, "workers", 0, "worker goroutines, messages sharded by symbol (default: one per --pin-workers CPU, else the CPUs the pinned I/O and receive threads leave, at least 1)")
 	fs.IntVar(&c.queueLen, "queue-len", fanout.DefaultQueueLen, "messages queued per worker before --overflow applies")
 	fs.StringVar(&c.overflow, "overflow", "drop", "when a worker's queue is full: drop (and count) or conflate (keep the newest quote and trade per symbol)")
@@ -148,9 +148,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, cli.Usagef("--topic %q: want a symbol prefix of 1-%d bytes", t, bus.MaxSymbolLen)
 		}
 	}
-	c.gapWait = c.gapFlag.D
-	if !c.gapFlag.IsSet && len(c.lines) > 1 {
-		c.gapWait = 100 * time.Millisecond
-	}
+	c.gapWait = c.gapFlag.D // the library's default, by transport and lines, unless set
 	return c, nil
 }

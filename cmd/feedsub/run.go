@@ -195,7 +195,6 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 	opts := []feedbus.SubscriberOption{
 		feedbus.WithCodecs(codecs...),
 		feedbus.WithMaxRatio(c.maxRatio),
-		feedbus.WithGapWait(c.gapWait),
 		feedbus.WithRejoinAfter(c.rejoin),
 		feedbus.WithTopics(c.topics...),
 		feedbus.WithQueue(c.queueLen, policy),
@@ -236,6 +235,9 @@ func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf f
 			logf("%s", w)
 		}
 		opts = append(opts, feedbus.WithVerifying(keys, c.authWin))
+	}
+	if c.gapFlag.IsSet {
+		opts = append(opts, feedbus.WithGapWait(c.gapWait))
 	}
 	if len(c.recovery) > 0 {
 		opts = append(opts, feedbus.WithRecovery(c.recovery...), feedbus.WithRecoveryTimeout(c.recTime, c.recTries),

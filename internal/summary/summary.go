@@ -125,11 +125,13 @@ type Line struct {
 	Won         uint64              `json:"won"`      // messages this line delivered first
 	Gaps        uint64              `json:"gaps"`     // messages this line missed
 	Frames      uint64              `json:"frames"`
-	Rejoins     uint64              `json:"rejoins"`     // times the line was rejoined after going silent
-	Foreign     uint64              `json:"foreign"`     // frames of another stream or session, dropped
-	AuthFailed  uint64              `json:"auth_failed"` // frames refused by --auth-key
-	Implausible uint64              `json:"implausible"` // frames refused for starting implausibly far ahead (--max-jump)
-	Conflicts   uint64              `json:"conflicts"`   // message copies that differ from the copy another line delivered
+	Rejoins     uint64              `json:"rejoins"`                // times the line was rejoined after going silent
+	Foreign     uint64              `json:"foreign"`                // frames of another stream or session, dropped
+	AuthFailed  uint64              `json:"auth_failed"`            // frames refused by --auth-key
+	Implausible uint64              `json:"implausible"`            // frames refused for starting implausibly far ahead (--max-jump)
+	Conflicts   uint64              `json:"conflicts"`              // message copies that differ from the copy another line delivered
+	KernelDrops uint64              `json:"kernel_drops,omitempty"` // udp:// lines: datagrams the socket dropped for want of buffer (SO_RXQ_OVFL)
+	Truncated   uint64              `json:"truncated,omitempty"`    // udp:// lines: datagrams larger than --max-datagram, dropped
 	LatencyUS   latency.Percentiles `json:"latency_us"`
 }
 
