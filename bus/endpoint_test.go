@@ -37,7 +37,10 @@ func TestParseEndpoint(t *testing.T) {
 		{in: "epgm://eth1;239.192.1.1:0", wantErr: ErrEndpoint, errText: `port "0"`},
 		{in: "epgm://eth1;239.192.1.1", wantErr: ErrEndpoint, errText: "want GROUP:PORT"},
 		{in: "epgm://eth1;10.0.0.1:5555", wantErr: ErrNotMulticast},
-		{in: "udp://1.2.3.4:5", wantErr: ErrEndpoint, errText: "unknown transport"},
+		{in: "udp://1.2.3.4:5", wantErr: ErrEndpoint, errText: "want udp://INTERFACE;GROUP:PORT"},
+		{in: "udp://eth1;239.192.1.1:5555", want: Endpoint{Transport: UDP, Interface: "eth1", Group: netip.MustParseAddrPort("239.192.1.1:5555")}},
+		{in: "udp://eth1;10.0.0.1:5555", wantErr: ErrNotMulticast},
+		{in: "sctp://1.2.3.4:5", wantErr: ErrEndpoint, errText: "unknown transport"},
 		{in: "127.0.0.1:5555", wantErr: ErrEndpoint, errText: "want TRANSPORT://"},
 	}
 	for _, tt := range tests {
@@ -163,5 +166,14 @@ func TestParseLinesEndpoints(t *testing.T) {
 				t.Errorf("ParseLines(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// udp:// lines cannot share a subscriber with ZeroMQ's: their frames come
+// through rings, not sockets.
+func TestParseLinesNoMixedUDP(t *testing.T) {
+	_, err := ParseLines([]string{"udp://lo;239.255.1.1:5000", "ipc:///tmp/x"})
+	if !errors.Is(err, ErrEndpoint) || !strings.Contains(err.Error(), "cannot be mixed") {
+		t.Fatalf("%v, want an error that says udp:// lines cannot be mixed", err)
 	}
 }
