@@ -77,10 +77,17 @@ func bothLines(l *lab.Lab, port int) []string {
 // again once it is back.
 func TestFailover(t *testing.T) {
 	l := requireLab(t, labConfig)
+	for i, transport := range []string{"epgm", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			failover(t, l, []string{endpoint(l, transport, 0, 6110+20*i), endpoint(l, transport, 1, 6111+20*i)})
+		})
+	}
+}
+
+func failover(t *testing.T, l *lab.Lab, lines []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const count, rate = 200_000, 20_000
-	lines := bothLines(l, 6110)
 	victim := startSub(t, ctx, l, l.Subs()[0], lines, "--count", strconv.Itoa(count), "--idle", "15s", "--status", "250ms")
 	control := startSub(t, ctx, l, l.Subs()[1], lines, "--count", strconv.Itoa(count), "--idle", "15s", "--status", "250ms")
 	pub := start(t, "feedpub", l.Command(ctx, l.Pub(), bin.feedpub, "--line", lines[0], "--line", lines[1],

@@ -131,6 +131,8 @@ type Socket struct {
 	SndBuf   int
 	RcvBuf   int
 	HWM      int
+	Datagram int
+	Loopback bool
 }
 
 // Register adds the socket flags to fs. hwm names what the high-water mark
@@ -146,7 +148,11 @@ func (s *Socket) Register(fs *flag.FlagSet, hwm string) {
 	if hwm == "receive" {
 		def = d.RecvHWM
 	}
-	fs.IntVar(&s.HWM, "hwm", def, "frames queued per line before ZeroMQ "+map[string]string{"send": "drops (ZMQ_SNDHWM)", "receive": "stops reading (ZMQ_RCVHWM)"}[hwm])
+	fs.IntVar(&s.HWM, "hwm", def, "frames queued per line before ZeroMQ "+map[string]string{"send": "drops (ZMQ_SNDHWM)", "receive": "stops reading (ZMQ_RCVHWM); on udp:// lines, the ring of datagrams between a line's receive thread and the loop"}[hwm])
+	fs.IntVar(&s.Datagram, "max-datagram", d.MaxDatagram, "udp:// lines: the largest frame, one datagram each (the path's UDP payload: 1472 for an MTU of 1500, 8972 for jumbo frames of 9000)")
+	if hwm == "send" {
+		fs.BoolVar(&s.Loopback, "udp-loopback", false, "udp:// lines: deliver the datagrams to subscribers on this host too (IP_MULTICAST_LOOP)")
+	}
 }
 
 // Options turns the flags into bus options.
@@ -157,6 +163,8 @@ func (s *Socket) Options(logf func(string, ...any)) []bus.Option {
 		bus.WithMulticastHops(s.Hops),
 		bus.WithBuffers(s.SndBuf, s.RcvBuf),
 		bus.WithHWM(s.HWM, s.HWM),
+		bus.WithMaxDatagram(s.Datagram),
+		bus.WithLoopback(s.Loopback),
 		bus.WithLogf(logf),
 	}
 }
