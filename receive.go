@@ -286,18 +286,20 @@ func (r *receiver) rejoinStalled(now time.Time) {
 // dispatch. It allocates nothing for a good frame.
 func (r *receiver) handle(b []byte, line int, now time.Time) {
 	ns, mono := r.wall(now), r.mono(now)
-	if r.stamp != 0 {
-		// The kernel's receive time (udp:// lines): when the datagram
-		// arrived, before the receive thread and this loop woke to it.
-		ns += r.stamp - now.UnixNano()
-	}
 	ln := r.line(line)
 	ln.all++
 	if r.cfg.capture != nil && line < len(r.lines) {
+		at := ns
+		if r.stamp != 0 {
+			// The kernel's receive time (udp:// lines): when the datagram
+			// arrived, as a packet capture would have it. Latency stays the
+			// loop's clock, as on every transport: what a handler sees.
+			at += r.stamp - now.UnixNano()
+		}
 		if r.sub.Ephemeral() {
 			b = bytes.Clone(b) // the recorder keeps it; a ring slot is reused
 		}
-		r.cfg.capture.Record(line, ns, b)
+		r.cfg.capture.Record(line, at, b)
 	}
 	if r.verifier != nil {
 		// Before anything else reads the frame: an unsigned one costs a

@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	defer pub.Close()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	buf := make([]byte, *maxLen)
+	buf := make([]byte, min(*maxLen, pub.MaxFrame())) // a udp:// line takes a datagram at most
 	tick := time.NewTicker(time.Second / time.Duration(*rate))
 	defer tick.Stop()
 	end := time.After(*duration)
