@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	feedbusroot "github.com/feedbus/feedbus"
 	"io"
 	"math"
 	"os"
@@ -23,22 +24,25 @@ import (
 type system string
 
 const (
-	feedbus system = "feedbus" // feedpub -> feedsub, defaults
+	feedbus system = "feedbus" // feedpub -> feedsub, defaults, EPGM lines
 	tuned   system = "tuned"   // feedpub -> feedsub, tuned as the README says (tunedFlags)
+	udp     system = "udp"     // feedpub -> feedsub, defaults, udp:// lines
 	bare    system = "bare"    // barepair pub -> barepair sub
 	wire    system = "wire"    // udpwire send -> udpwire recv
 )
 
 // systems in the order the report lists them.
-var systems = []system{feedbus, tuned, bare, wire}
+var systems = []system{feedbus, tuned, udp, bare, wire}
 
 // isFeedbus says whether s runs feedpub and feedsub.
-func (s system) isFeedbus() bool { return s == feedbus || s == tuned }
+func (s system) isFeedbus() bool { return s == feedbus || s == tuned || s == udp }
 
 func (s system) title() string {
 	switch s {
 	case tuned:
 		return "feedbus tuned"
+	case udp:
+		return "feedbus udp://"
 	case bare:
 		return "bare pair"
 	case wire:
@@ -219,7 +223,11 @@ type plan struct {
 
 func (b *bench) plan(sp spec, out string) plan {
 	pubHost, subHost := b.lab.Pub(), b.lab.Subs()[0]
-	pubEP, subEP := b.lab.Endpoint("epgm", pubHost, 0), b.lab.Endpoint("epgm", subHost, 0)
+	scheme := "epgm"
+	if sp.sys == udp {
+		scheme = "udp"
+	}
+	pubEP, subEP := b.lab.Endpoint(scheme, pubHost, 0), b.lab.Endpoint(scheme, subHost, 0)
 	dur, size, rate := sp.duration.String(), strconv.Itoa(sp.size), strconv.FormatFloat(sp.rate, 'f', -1, 64)
 	latFlags := func(prefix string) []string {
 		var a []string
@@ -253,7 +261,10 @@ func (b *bench) plan(sp spec, out string) plan {
 		return plan{
 			pubBin: "udpwire", subBin: "udpwire", pubDesc: "udpwire send", subDesc: "udpwire recv",
 			subArgs: append([]string{"-mode", "recv", "-group", group, "-iface", subHost.NICs[0].Addr.String(), "-idle", idle.String(), "-json", out}, latFlags("-")...),
-			pubArgs: []string{"-mode", "send", "-group", group, "-iface", pubHost.NICs[0].Addr.String(), "-size", size, "-rate", rate, "-duration", dur, "-warmup", warmup.String(), "-linger", linger.String()},
+			// Messages packed into datagrams of feedbus's frame budget,
+			// so the baseline batches as feedbus does.
+			pubArgs: []string{"-mode", "send", "-group", group, "-iface", pubHost.NICs[0].Addr.String(), "-size", size, "-pack", strconv.Itoa(wirePack(sp.size)),
+				"-rate", rate, "-duration", dur, "-warmup", warmup.String(), "-linger", linger.String()},
 			joined: func(s string) bool {
 				return strings.HasPrefix(s, "udpwire: recv ") && strings.HasSuffix(s, " joined")
 			},
@@ -289,6 +300,10 @@ func (b *bench) plan(sp spec, out string) plan {
 		pubJSON: pubJSON,
 	}
 }
+
+// wirePack is the wire baseline's datagram: as many messages of size as
+// fit feedbus's default frame budget, one at least.
+func wirePack(size int) int { return max(size, feedbusroot.DefaultFrameBytes/size*size) }
 
 // tunedFrameBytes is the tuned publisher's frame budget: a frame per
 // ZeroMQ message of up to 8 KiB instead of one TPDU, so the I/O threads

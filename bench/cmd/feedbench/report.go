@@ -71,7 +71,11 @@ const (
 	wantMsgRatio  = 2.5 // feedbus/bare msgs/s at 64 B
 	wantByteRatio = 1.0 // feedbus/bare bytes/s at 1024 B
 	wantP50Ratio  = 1.1 // feedbus/bare p50 at 10k msg/s, at most
-	bigSize       = 1024
+
+	wantUDPOverEPGM = 2.0 // feedbus udp:// ÷ feedbus EPGM msgs/s at 64 B, at least
+	wantUDPToWire   = 2.0 // UDP wire ÷ feedbus udp:// msgs/s at 64 B, at most
+	wantUDPP50      = 1.2 // feedbus udp:// ÷ UDP wire p50 at 10k msg/s, at most
+	bigSize         = 1024
 )
 
 // render returns the report, markers included. link is the directory of
@@ -309,7 +313,38 @@ func (r *results) checks() []check {
 		c4.measured, c4.holds = "no wire figures", "not measured"
 	}
 	out = append(out, c4)
-	return out
+	return append(out, r.udpChecks()...)
+}
+
+// udpChecks hold feedbus over udp:// lines, with its defaults, against
+// feedbus over EPGM and against the UDP wire, both with defaults.
+func (r *results) udpChecks() []check {
+	u, f, w := r.sweepRate(latencySize, udp), r.sweepRate(latencySize, feedbus), r.sweepRate(latencySize, wire)
+	c5 := check{name: fmt.Sprintf("%d-byte msgs/s, udp:// ≥ %.0f× EPGM (defaults)", latencySize, wantUDPOverEPGM)}
+	c6 := check{name: fmt.Sprintf("%d-byte msgs/s, udp:// within %.0f× of the UDP wire", latencySize, wantUDPToWire)}
+	if u > 0 && f > 0 {
+		c5.measured, c5.holds = fmt.Sprintf("%s vs %s msg/s: **%.2f×**", thousands(u), thousands(f), u/f), yesNo(u/f >= wantUDPOverEPGM)
+	} else {
+		c5.measured, c5.holds = "no sustainable rate found for "+missing(u, f), "not measured"
+	}
+	if u > 0 && w > 0 {
+		c6.measured, c6.holds = fmt.Sprintf("%s vs %s msg/s: wire ÷ udp:// **%.2f×**", thousands(u), thousands(w), w/u), yesNo(w/u <= wantUDPToWire)
+		if uk, wk := r.sweepRate(bigSize, udp), r.sweepRate(bigSize, wire); uk > 0 && wk > 0 {
+			c6.measured += fmt.Sprintf("; %d B: %s vs %s MB/s (%.2f×)", bigSize, oneDecimal(mbit(uk, bigSize)/8), oneDecimal(mbit(wk, bigSize)/8), wk/uk)
+		}
+	} else {
+		c6.measured, c6.holds = "no sustainable rate found for "+missing(u, w), "not measured"
+	}
+	c7 := check{name: fmt.Sprintf("p50 at 10k msg/s, udp:// ≤ %.1f× the UDP wire", wantUDPP50)}
+	lu, p50u := medianLatency(r.latencyRuns(checkLabel, udp))
+	lw, p50w := medianLatency(r.latencyRuns(checkLabel, wire))
+	if len(p50u) > 0 && len(p50w) > 0 && lw.P50 > 0 {
+		c7.measured = fmt.Sprintf("p50 %s vs %s: **%.2f×**; p99 %s vs %s; p99.9 %s vs %s", us(lu.P50), us(lw.P50), lu.P50/lw.P50, us(lu.P99), us(lw.P99), us(lu.P999), us(lw.P999))
+		c7.holds = yesNo(lu.P50/lw.P50 <= wantUDPP50)
+	} else {
+		c7.measured, c7.holds = "no latency runs at 10k msg/s", "not measured"
+	}
+	return []check{c5, c6, c7}
 }
 
 // defaultsRatio says what feedbus with its defaults did against the bare
@@ -459,16 +494,16 @@ func mbit(rate float64, size int) float64 { return rate * float64(size) * 8 / 1e
 
 func (r *results) throughput(p printer) {
 	p("### Throughput: highest sustainable rate\n\n")
-	p("| size | feedbus msg/s | Mbit/s | feedbus tuned msg/s | Mbit/s | bare pair msg/s | Mbit/s | UDP wire msg/s | Mbit/s | feedbus / bare | tuned / bare | tuned / wire |\n")
-	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| size | feedbus msg/s | Mbit/s | feedbus tuned msg/s | Mbit/s | feedbus udp:// msg/s | Mbit/s | bare pair msg/s | Mbit/s | UDP wire msg/s | Mbit/s | feedbus / bare | tuned / bare | tuned / wire | udp:// / feedbus | udp:// / wire |\n")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, size := range r.cfg.sizes {
 		p("| %d B |", size)
 		for _, sys := range systems {
 			rt := r.sweepRate(size, sys)
 			p(" %s | %s |", rateCell(rt), mbitCell(rt, size))
 		}
-		f, t, b := r.sweepRate(size, feedbus), r.sweepRate(size, tuned), r.sweepRate(size, bare)
-		p(" %s | **%s** | %s |\n", ratio(f, b), ratio(t, b), ratio(t, r.sweepRate(size, wire)))
+		f, t, b, u, w := r.sweepRate(size, feedbus), r.sweepRate(size, tuned), r.sweepRate(size, bare), r.sweepRate(size, udp), r.sweepRate(size, wire)
+		p(" %s | **%s** | %s | %s | %s |\n", ratio(f, b), ratio(t, b), ratio(t, w), ratio(u, f), ratio(u, w))
 	}
 	p("\nThe searches (✓ clean, ✗ what went wrong):\n\n| size | system | `--rate 0` delivered | paced runs, msg/s |\n|---:|---|---:|---|\n")
 	for s := range r.searches() {

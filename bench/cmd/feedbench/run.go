@@ -46,6 +46,7 @@ type config struct {
 	sizes       sizes
 	duration    time.Duration // data phase of each throughput run
 	iterations  int           // paced runs per search
+	confirm     int           // clean runs in a row a rate needs to count as sustainable
 	latDuration time.Duration // data phase of each latency run
 	latReps     int           // runs of each system at 10k msg/s
 	pgmLimit    int           // kbit/s, the binding PGM rate of the compression runs
@@ -91,10 +92,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.sizes, "size", "message sizes of the throughput sweep, comma-separated; must include 64 (the latency and compression runs use it)")
 	fs.DurationVar(&c.duration, "duration", 2500*time.Millisecond, "how long the publisher sends in each throughput run")
 	fs.IntVar(&c.iterations, "iterations", 6, "paced runs per search for the highest sustainable rate, after the --rate 0 run")
+	fs.IntVar(&c.confirm, "confirm", 3, "clean runs in a row, nothing lost, a rate needs to count as sustainable: the search's best is run again until it has them, or fails and the next one down is tried")
 	fs.DurationVar(&c.latDuration, "latency-duration", 4*time.Second, "how long the publisher sends in each latency run")
 	fs.IntVar(&c.latReps, "latency-reps", 3, "runs of each system at 10k msg/s, alternating; the acceptance check takes the median")
 	fs.IntVar(&c.pgmLimit, "pgm-limit", 20_000, "the binding PGM rate limit (kbit/s) under which compression is compared")
-	fs.BoolVar(&c.short, "short", false, "quick end-to-end check for CI: -size 64 -duration 1s -iterations 1 -latency-duration 1500ms -latency-reps 1 unless given")
+	fs.BoolVar(&c.short, "short", false, "quick end-to-end check for CI: -size 64 -duration 1s -iterations 1 -confirm 1 -latency-duration 1500ms -latency-reps 1 -auth-reps 1 unless given")
 	fs.StringVar(&c.out, "out", "", "also write the report into this markdown file, between its feedbench markers (the file is created if missing)")
 	fs.StringVar(&c.plots, "plots", "", "directory for the PNG plots and .hlog interval logs (default: results/ beside -out, else a new temporary directory)")
 	fs.BoolVar(&c.verbose, "v", false, "echo the programs' stderr")
@@ -117,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			"size":             func() { c.sizes = sizes{64} },
 			"duration":         func() { c.duration = time.Second },
 			"iterations":       func() { c.iterations = 1 },
+			"confirm":          func() { c.confirm = 1 },
 			"latency-duration": func() { c.latDuration = 1500 * time.Millisecond },
 			"latency-reps":     func() { c.latReps = 1 },
 			"auth-reps":        func() { c.authReps = 1 },
@@ -129,8 +132,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	switch {
 	case c.duration < 500*time.Millisecond || c.latDuration < 500*time.Millisecond:
 		return nil, cli.Usagef("-duration %v, -latency-duration %v: want at least 500ms", c.duration, c.latDuration)
-	case c.iterations < 1 || c.latReps < 1 || c.authReps < 1:
-		return nil, cli.Usagef("-iterations %d, -latency-reps %d and -auth-reps %d must be at least 1", c.iterations, c.latReps, c.authReps)
+	case c.iterations < 1 || c.latReps < 1 || c.authReps < 1 || c.confirm < 1:
+		return nil, cli.Usagef("-iterations %d, -latency-reps %d, -auth-reps %d and -confirm %d must be at least 1", c.iterations, c.latReps, c.authReps, c.confirm)
 	case c.authOnly && c.out != "":
 		return nil, cli.Usagef("-auth-only prints its table: it does not update -out")
 	case c.pgmLimit < 100:

@@ -81,18 +81,56 @@ type searchResult struct {
 	base    spec // what was searched; its rate is unused
 	offered sample
 	steps   []step
+	confirm int // clean runs in a row a rate needs to count as sustainable
 }
 
-// best returns the clean run at the highest rate.
+// best returns the last clean run at the highest sustainable rate: one
+// with r.confirm clean runs and no failed one (the bar the report calls
+// sustainable: nothing lost, run after run).
 func (r *searchResult) best() (step, bool) {
 	var b step
 	found := false
 	for _, s := range r.steps {
-		if s.clean && (!found || s.spec.rate > b.spec.rate) {
+		if s.clean && (!found || s.spec.rate >= b.spec.rate) && r.confirmed(s.spec.rate) {
 			b, found = s, true
 		}
 	}
 	return b, found
+}
+
+// runsAt counts the clean and the failed runs at rate.
+func (r *searchResult) runsAt(rate float64) (clean, failed int) {
+	for _, s := range r.steps {
+		if s.spec.rate == rate {
+			if s.clean {
+				clean++
+			} else {
+				failed++
+			}
+		}
+	}
+	return clean, failed
+}
+
+// confirmed reports whether rate ran clean r.confirm times, never failing.
+func (r *searchResult) confirmed(rate float64) bool {
+	clean, failed := r.runsAt(rate)
+	return failed == 0 && clean >= max(r.confirm, 1)
+}
+
+// candidate returns the highest rate that ran clean and never failed, but
+// is not yet confirmed.
+func (r *searchResult) candidate() (float64, bool) {
+	best, found := 0.0, false
+	for _, s := range r.steps {
+		if !s.clean || r.confirmed(s.spec.rate) {
+			continue
+		}
+		if _, failed := r.runsAt(s.spec.rate); failed == 0 && s.spec.rate > best {
+			best, found = s.spec.rate, true
+		}
+	}
+	return best, found && best > r.rate()
 }
 
 // rate is the highest sustainable rate found, 0 if none.
@@ -126,14 +164,14 @@ func (b *bench) sustainable(ctx context.Context, base spec, iterations int) (*se
 	if err != nil {
 		return nil, err
 	}
-	res := &searchResult{base: base, offered: s0}
+	res := &searchResult{base: base, offered: s0, confirm: b.cfg.confirm}
 	se := newSearch(s0.msgsPerS)
-	for i := 0; i < iterations && !se.done(); i++ {
+	try := func(rate float64) (bool, error) {
 		sp := base
-		sp.rate = se.next
+		sp.rate = rate
 		s, err := b.run(ctx, sp)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		clean, why := s.verdict()
 		res.steps = append(res.steps, step{sample: s, clean: clean, why: why})
@@ -142,7 +180,36 @@ func (b *bench) sustainable(ctx context.Context, base spec, iterations int) (*se
 			mark = "✓"
 		}
 		fmt.Fprintf(b.stderr, "feedbench:   %-34s %s\n", sp, mark)
-		se.observe(sp.rate, clean, s.shareOfTarget())
+		return clean, nil
+	}
+	for i := 0; i < iterations && !se.done(); i++ {
+		rate := se.next
+		clean, err := try(rate)
+		if err != nil {
+			return nil, err
+		}
+		se.observe(rate, clean, res.steps[len(res.steps)-1].shareOfTarget())
+	}
+	// Confirm the best: the same rate again, until it has run clean
+	// res.confirm times in a row; a failure sends it to the next one down.
+	// Bounded: each candidate costs at most confirm-1 more runs.
+	for k := 0; k < 3; k++ {
+		rate, ok := res.candidate()
+		if !ok {
+			break
+		}
+		for {
+			if c, _ := res.runsAt(rate); c >= res.confirm {
+				break
+			}
+			clean, err := try(rate)
+			if err != nil {
+				return nil, err
+			}
+			if !clean {
+				break
+			}
+		}
 	}
 	return res, nil
 }

@@ -154,3 +154,25 @@ func with(s sample, f func(*sample)) sample {
 	f(&s)
 	return s
 }
+
+// A rate is sustainable only with confirm clean runs and no failure at it.
+func TestSustainableNeedsConfirmation(t *testing.T) {
+	run := func(rate float64, clean bool) step {
+		return step{sample: sample{spec: spec{rate: rate}}, clean: clean}
+	}
+	for _, c := range []struct {
+		name  string
+		steps []step
+		want  float64
+	}{
+		{"three clean", []step{run(100, true), run(200, true), run(200, true), run(200, true)}, 200},
+		{"one clean is not enough", []step{run(100, true), run(100, true), run(100, true), run(200, true)}, 100},
+		{"a failure at the rate", []step{run(100, true), run(100, true), run(100, true), run(200, true), run(200, true), run(200, false)}, 100},
+		{"none confirmed", []step{run(100, true), run(200, false)}, 0},
+	} {
+		r := &searchResult{steps: c.steps, confirm: 3}
+		if got := r.rate(); got != c.want {
+			t.Errorf("%s: rate %v, want %v", c.name, got, c.want)
+		}
+	}
+}

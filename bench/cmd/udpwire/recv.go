@@ -48,17 +48,21 @@ func receive(ctx context.Context, c *config, stdout, stderr io.Writer) (err erro
 		ns := now.UnixNano()
 		for i := range n {
 			d := b.bufs[i][:b.hdrs[i].Len]
-			seq, sent, err := decode(d)
-			switch {
-			case err != nil:
-				r.Malformed++
-				continue
-			case seq == 0:
-				r.Markers++
-				continue
+			for len(d) > 0 {
+				seq, sent, size, err := decode(d)
+				switch {
+				case err != nil:
+					r.Malformed++
+					d = nil
+					continue
+				case seq == 0:
+					r.Markers++
+				default:
+					r.Add(seq, size, now)
+					rec.Record(ns-sent, 1)
+				}
+				d = d[size:]
 			}
-			r.Add(seq, len(d), now)
-			rec.Record(ns-sent, 1)
 		}
 		if !now.Before(nextTick) {
 			rec.Interval(now)

@@ -33,6 +33,7 @@ type config struct {
 	warmup   time.Duration
 	linger   time.Duration
 	batch    int
+	pack     int
 	hops     int
 	sndbuf   int
 
@@ -60,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "send: before sending, send only markers for this long")
 	fs.DurationVar(&c.linger, "linger", 2*time.Second, "send: after the last message, send markers for this long")
 	fs.IntVar(&c.batch, "batch", 64, "datagrams per sendmmsg/recvmmsg call, at most")
+	fs.IntVar(&c.pack, "pack", 0, "send: pack messages into datagrams of up to this many bytes, as feedbus's frames batch them (feedbus's default frame budget is 1400); 0 = one message a datagram")
 	fs.IntVar(&c.hops, "hops", d.MulticastHops, "multicast TTL (IP_MULTICAST_TTL)")
 	fs.IntVar(&c.sndbuf, "sndbuf", d.SendBuffer, "SO_SNDBUF in bytes (clamped to net.core.wmem_max), as feedbus's ZMQ_SNDBUF")
 	fs.IntVar(&c.rcvbuf, "rcvbuf", d.RecvBuffer, "SO_RCVBUF in bytes (clamped to net.core.rmem_max), as feedbus's ZMQ_RCVBUF")
@@ -72,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: udpwire -mode send -group 239.X.Y.Z:PORT -iface ADDR [-size N] [-rate R] [-duration D]\n"+
 			"       udpwire -mode recv -group 239.X.Y.Z:PORT -iface ADDR [-idle D] [-json PATH] [-hlog PATH]\n\n"+
-			"Plain UDP multicast, one datagram per message, sendmmsg/recvmmsg: the wire baseline of feedbench.\n\n")
+			"Plain UDP multicast, one or (-pack) more messages a datagram, sendmmsg/recvmmsg: the wire baseline of feedbench.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := cli.Parse(fs, args, stderr); err != nil {
@@ -105,6 +107,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, cli.Usagef("-warmup and -linger must not be negative")
 	case c.batch < 1 || c.batch > 1024:
 		return nil, cli.Usagef("-batch %d: want 1-1024", c.batch)
+	case c.pack != 0 && (c.pack < c.size || c.pack > maxSize):
+		return nil, cli.Usagef("-pack %d: want 0 or %d (-size) to %d", c.pack, c.size, maxSize)
 	case c.hops < 1 || c.hops > 255:
 		return nil, cli.Usagef("-hops %d: want 1-255", c.hops)
 	case c.sndbuf < 0 || c.rcvbuf < 0:

@@ -24,11 +24,17 @@ func send(ctx context.Context, c *config, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "udpwire: send to %s from %s size %d rate %.0f duration %v batch %d sndbuf %d\n",
 		c.group, c.iface, c.size, c.rate, c.duration, c.batch, granted)
 
-	b := newBatch(c.batch, c.size)
-	for _, buf := range b.bufs {
-		pad(buf)
+	per := 1 // messages a datagram
+	if c.pack > 0 {
+		per = c.pack / c.size
 	}
-	s := &sender{fd: fd, b: b, timer: time.NewTimer(time.Hour)}
+	b := newBatch(c.batch, per*c.size)
+	for _, buf := range b.bufs {
+		for off := 0; off < len(buf); off += c.size {
+			pad(buf[off : off+c.size])
+		}
+	}
+	s := &sender{fd: fd, b: b, size: c.size, per: per, timer: time.NewTimer(time.Hour)}
 	defer s.timer.Stop()
 	if err := s.markers(ctx, c.warmup); err != nil || ctx.Err() != nil {
 		return err
@@ -39,13 +45,21 @@ func send(ctx context.Context, c *config, stderr io.Writer) error {
 	pacer := pace.New(c.rate, start)
 	now := start
 	for now.Before(end) && ctx.Err() == nil {
-		n, wait := pacer.Due(now, c.batch)
+		n, wait := pacer.Due(now, c.batch*per)
 		if n > 0 {
 			ts := time.Now().UnixNano()
+			datagrams := (n + per - 1) / per
 			for i := range n {
-				encode(b.bufs[i], s.sent+uint64(i)+1, ts)
+				buf := b.bufs[i/per]
+				off := (i % per) * c.size
+				encode(buf[off:off+c.size], s.sent+uint64(i)+1, ts)
 			}
-			if err := s.sendAll(n); err != nil {
+			// The last datagram carries what is left.
+			last := n - (datagrams-1)*per
+			b.iovs[datagrams-1].SetLen(last * c.size)
+			err := s.sendAll(datagrams)
+			b.iovs[datagrams-1].SetLen(per * c.size)
+			if err != nil {
 				return err
 			}
 			s.sent += uint64(n)
@@ -62,9 +76,10 @@ func send(ctx context.Context, c *config, stderr io.Writer) error {
 }
 
 type sender struct {
-	fd    int
-	b     *batch
-	timer *time.Timer
+	fd        int
+	b         *batch
+	size, per int // bytes a message, messages a datagram
+	timer     *time.Timer
 
 	sent, dropped, calls uint64
 }
@@ -92,10 +107,13 @@ func (s *sender) sendAll(n int) error {
 // markers sends a marker (sequence number 0) every markerEvery for d, or
 // until ctx ends.
 func (s *sender) markers(ctx context.Context, d time.Duration) error {
-	buf := s.b.bufs[0]
+	buf := s.b.bufs[0][:s.size]
 	for end := time.Now().Add(d); time.Now().Before(end); {
 		encode(buf, 0, time.Now().UnixNano())
-		if err := s.sendAll(1); err != nil {
+		s.b.iovs[0].SetLen(s.size) // one message
+		err := s.sendAll(1)
+		s.b.iovs[0].SetLen(s.per * s.size)
+		if err != nil {
 			return fmt.Errorf("marker: %w", err)
 		}
 		if !s.sleep(ctx, min(markerEvery, time.Until(end))) {
