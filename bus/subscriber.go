@@ -248,10 +248,29 @@ func (s *Subscriber) recvUDP(timeout time.Duration) ([]byte, int, error) {
 		s.release = -1
 	}
 	if b, line, err := s.tryUDP(); b != nil || err != nil {
+		if b != nil && s.opts.Spin > 0 {
+			s.spinTill = time.Now().Add(s.opts.Spin)
+		}
 		return b, line, err
 	}
 	if timeout <= 0 {
 		return nil, -1, nil
+	}
+	if s.opts.Spin > 0 {
+		// Busy-poll the rings until the spin budget since the last frame
+		// runs out: no wake-up of this thread for the next datagram.
+		end := s.spinTill
+		if t := time.Now().Add(timeout); t.Before(end) {
+			end = t
+		}
+		for now := time.Now(); now.Before(end); now = time.Now() {
+			if b, line, err := s.tryUDP(); b != nil || err != nil {
+				if b != nil {
+					s.spinTill = now.Add(s.opts.Spin)
+				}
+				return b, line, err
+			}
+		}
 	}
 	// Say we sleep, then look once more: a receiver that published just
 	// before it saw the flag would otherwise not wake us.

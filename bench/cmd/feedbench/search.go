@@ -118,6 +118,24 @@ func (r *searchResult) confirmed(rate float64) bool {
 	return failed == 0 && clean >= max(r.confirm, 1)
 }
 
+// lowestFailed is the lowest rate that failed, 0 if none did.
+func (r *searchResult) lowestFailed() float64 {
+	low := 0.0
+	for _, s := range r.steps {
+		if !s.clean && (low == 0 || s.spec.rate < low) {
+			low = s.spec.rate
+		}
+	}
+	return low
+}
+
+// confirmedBest reports whether no clean, never-failed rate above the
+// sustainable one awaits confirmation.
+func (r *searchResult) confirmedBest() bool {
+	_, pending := r.candidate()
+	return r.rate() > 0 && !pending
+}
+
 // candidate returns the highest rate that ran clean and never failed, but
 // is not yet confirmed.
 func (r *searchResult) candidate() (float64, bool) {
@@ -191,12 +209,19 @@ func (b *bench) sustainable(ctx context.Context, base spec, iterations int) (*se
 		se.observe(rate, clean, res.steps[len(res.steps)-1].shareOfTarget())
 	}
 	// Confirm the best: the same rate again, until it has run clean
-	// res.confirm times in a row; a failure sends it to the next one down.
-	// Bounded: each candidate costs at most confirm-1 more runs.
-	for k := 0; k < 3; k++ {
+	// res.confirm times in a row; a failure sends it to the next clean one
+	// down, or, with none tried, to a rate 10% lower. Bounded: at most
+	// four candidates, each confirm runs at most.
+	for k := 0; k < 4 && !res.confirmedBest(); k++ {
 		rate, ok := res.candidate()
 		if !ok {
-			break
+			if res.rate() > 0 || len(res.steps) == 0 {
+				break
+			}
+			rate = roundRate(0.9 * res.lowestFailed())
+			if rate <= 0 {
+				break
+			}
 		}
 		for {
 			if c, _ := res.runsAt(rate); c >= res.confirm {
