@@ -579,6 +579,13 @@ func (r *receiver) summary() *Summary {
 		}
 		s.Conflicts += ln.conflicts
 	}
+	if rc := r.rec; rc != nil {
+		// In order (udp:// lines, or --recovery): how long holes waited
+		// for a line to fill them, against which --gap-wait is chosen.
+		if p := rc.lineFill.Summary(); p.Count > 0 {
+			s.HoleFillUS = &p
+		}
+	}
 	if rc := r.rec; rc != nil && rc.client != nil {
 		st := rc.stats
 		st.FillUS = rc.fill.Summary()

@@ -48,10 +48,11 @@ type recoverer struct {
 	record  recovery.Record
 	msg     bus.Message
 
-	joinAfter  bool  // a snapshot is wanted when the first session is found mid-stream
-	joining    bool  // frames are held until the snapshot is in
-	joinSince  int64 // mono ns of the snapshot request, or its last records
-	fill       *latency.Recorder
+	joinAfter  bool              // a snapshot is wanted when the first session is found mid-stream
+	joining    bool              // frames are held until the snapshot is in
+	joinSince  int64             // mono ns of the snapshot request, or its last records
+	fill       *latency.Recorder // holes a server filled
+	lineFill   *latency.Recorder // holes a line filled, late or from the other line
 	stats      RecoveryStats
 	holdLimit  int
 	holdWait   time.Duration
@@ -80,7 +81,7 @@ func newRecoverer(r *receiver, client *recovery.Client, index int) *recoverer {
 	cfg := r.cfg
 	rc := &recoverer{r: r, client: client, index: index,
 		line:      lineState{tracker: bus.NewTracker(0), lat: latency.New()},
-		joinAfter: cfg.snapshot && client != nil, fill: latency.New(),
+		joinAfter: cfg.snapshot && client != nil, fill: latency.New(), lineFill: latency.New(),
 		holdLimit: cfg.holdBytes, holdWait: cfg.holdWait, retryDelay: retryBehind}
 	if client != nil {
 		rc.pipe = client.Pipe()
@@ -214,6 +215,8 @@ func (rc *recoverer) release(mono int64) {
 	}
 	if rc.asked {
 		rc.fill.Record(mono-rc.holeSince, 1)
+	} else {
+		rc.lineFill.Record(mono-rc.holeSince, 1) // a line filled it: what --gap-wait must cover
 	}
 	rc.closeHole()
 	if len(rc.held) > 0 || rc.holeEnd > rc.next {

@@ -207,8 +207,12 @@ func TestRecovery(t *testing.T) {
 			if dropped == 0 {
 				t.Error("nftables dropped nothing")
 			}
-			t.Logf("%s, 2%% loss on both lines (%d packets dropped): recovered %d; p50 %.0fµs p99 %.0fµs p99.9 %.0fµs; lossless p50 %.0fµs p99 %.0fµs p99.9 %.0fµs; p99 ratio %.1f",
-				transport, dropped, ls.Recovered, ls.LatencyUS.P50, ls.LatencyUS.P99, ls.LatencyUS.P999,
+			holes := "no hole filled by a line"
+			if h := ls.HoleFillUS; h != nil {
+				holes = fmt.Sprintf("%d holes filled by a line after p50 %.0fµs p99 %.0fµs max %.0fµs", h.Count, h.P50, h.P99, h.Max)
+			}
+			t.Logf("%s, 2%% loss on both lines (%d packets dropped): recovered %d; %s; p50 %.0fµs p99 %.0fµs p99.9 %.0fµs; lossless p50 %.0fµs p99 %.0fµs p99.9 %.0fµs; p99 ratio %.1f",
+				transport, dropped, ls.Recovered, holes, ls.LatencyUS.P50, ls.LatencyUS.P99, ls.LatencyUS.P999,
 				cs.LatencyUS.P50, cs.LatencyUS.P99, cs.LatencyUS.P999, ls.LatencyUS.P99/cs.LatencyUS.P99)
 		})
 	}

@@ -56,6 +56,11 @@ type Summary struct {
 	// Recovery, with the rest of recovery's counts; nil without it).
 	Recovered uint64    `json:"recovered"`
 	Recovery  *Recovery `json:"recovery,omitempty"`
+	// HoleFillUS is, when the subscriber delivers in order (udp:// lines,
+	// or --recovery), how long each hole a line filled had waited: the
+	// other line's lag, or a datagram's late arrival. --gap-wait must
+	// cover it.
+	HoleFillUS *latency.Percentiles `json:"hole_fill_us,omitempty"`
 	// JoinedAfter is how many messages of the first session followed came
 	// before the first one this subscriber saw (it joined late, or missed
 	// the start): not a gap, but not received either.
