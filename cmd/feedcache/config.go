@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -132,13 +131,9 @@ func cacheOptions(c *config, logf func(string, ...any)) ([]cache.Option, error) 
 		opts = append(opts, cache.WithStream(uint32(c.stream)))
 	}
 
-	var dicts [][]byte
-	for _, path := range c.dicts {
-		d, err := os.ReadFile(path)
-		if err != nil {
-			return nil, cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
-		}
-		dicts = append(dicts, d)
+	dicts, err := cli.ReadDicts(c.dicts)
+	if err != nil {
+		return nil, err
 	}
 	codecs, err := cli.ParseCodecs(c.codecs)
 	if err != nil {

@@ -172,13 +172,9 @@ func (e exitError) Error() string { return e.msg }
 func (e exitError) ExitCode() int { return e.code }
 
 func subscriberOptions(c *config, place *cli.Placement, stderr io.Writer, logf func(string, ...any)) ([]feedbus.SubscriberOption, error) {
-	var dicts [][]byte
-	for _, path := range c.dicts {
-		d, err := os.ReadFile(path)
-		if err != nil {
-			return nil, cli.UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
-		}
-		dicts = append(dicts, d)
+	dicts, err := cli.ReadDicts(c.dicts)
+	if err != nil {
+		return nil, err
 	}
 	policy, err := fanout.ParsePolicy(c.overflow)
 	if err != nil {

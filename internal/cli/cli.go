@@ -224,3 +224,16 @@ func ParseCodecs(list string) ([]bus.Codec, error) {
 	}
 	return codecs, nil
 }
+
+// ReadDicts reads the --zstd-dict files.
+func ReadDicts(paths []string) ([][]byte, error) {
+	var dicts [][]byte
+	for _, path := range paths {
+		d, err := os.ReadFile(path)
+		if err != nil {
+			return nil, UsageError{Err: fmt.Errorf("--zstd-dict: %w", err)}
+		}
+		dicts = append(dicts, d)
+	}
+	return dicts, nil
+}
