@@ -264,8 +264,18 @@ func (r *receiver) rejoinStalled(now time.Time) {
 			alive = true
 		}
 	}
-	if !alive {
+	if !alive && (r.rec == nil || r.rec.client == nil) {
 		return
+	}
+	// Every line silent, with recovery servers to fill the hole: the
+	// publisher may be gone, or every line cut. A PGM receiver cut off for
+	// longer than its sender's window waits seconds for repairs that will
+	// never come once the lines are back, delivering nothing; a fresh
+	// socket starts from what is on the wire, and the servers fill the
+	// hole. (Without servers that hole is a gap either way.)
+	why := fmt.Sprintf("silent for %v while the feed ran on", r.cfg.rejoinAfter)
+	if !alive {
+		why = fmt.Sprintf("every line silent for %v", r.cfg.rejoinAfter)
 	}
 	for i := range r.lines {
 		ln := &r.lines[i]
@@ -274,7 +284,7 @@ func (r *receiver) rejoinStalled(now time.Time) {
 		}
 		ln.lastFrame = now
 		ln.rejoins++
-		text := fmt.Sprintf("silent for %v while the feed ran on", r.cfg.rejoinAfter)
+		text := why
 		if err := r.sub.Rejoin(i); err != nil {
 			text += ": " + err.Error()
 		}

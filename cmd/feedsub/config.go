@@ -98,7 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.holdMB, "hold-mb", feedbus.DefaultHoldBytes>>20, "with --recovery: MiB of frames a hole may hold back while it is recovered; past it the hole is a gap (0 = no limit)")
 	fs.DurationVar(&c.holdWait, "hold-wait", feedbus.DefaultHoldWait, "with --recovery: how long past --gap-wait a hole may hold the messages behind it back; then it is a gap")
 	fs.BoolVar(&c.snapshot, "snapshot", true, "with --recovery: on joining a feed mid-stream, take a snapshot of the books first (of the --topic prefixes only, if given)")
-	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers (0 = never)")
+	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers; with --recovery, also every line when all have been silent this long (0 = never)")
 	c.socket.Register(fs, "receive")
 	c.affinity.Register(fs)
 	fs.Usage = func() {
