@@ -225,6 +225,7 @@ type UDPLineStats struct {
 	KernelDrops uint64 // datagrams the socket dropped for want of buffer (SO_RXQ_OVFL)
 	Truncated   uint64 // datagrams larger than MaxDatagram, dropped
 	RingFull    uint64 // times the receive thread found the loop a whole ring behind
+	Errors      uint64 // receive errors on the line's socket (each retried after 50 ms)
 	ThreadID    int    // the receive thread's id
 }
 
@@ -236,7 +237,7 @@ func (s *Subscriber) UDPStats() []UDPLineStats {
 	}
 	out := make([]UDPLineStats, len(s.udp))
 	for i, r := range s.udp {
-		out[i] = UDPLineStats{KernelDrops: r.drops.Load(), Truncated: s.truncated[i], RingFull: r.full.Load(), ThreadID: int(r.tid.Load())}
+		out[i] = UDPLineStats{KernelDrops: r.drops.Load(), Truncated: s.truncated[i], RingFull: r.full.Load(), Errors: r.errs.Load(), ThreadID: int(r.tid.Load())}
 	}
 	return out
 }

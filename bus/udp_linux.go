@@ -121,6 +121,7 @@ type udpReceiver struct {
 	drops    atomic.Uint64
 	trunc    atomic.Uint64
 	full     atomic.Uint64 // times the thread found the ring full
+	errs     atomic.Uint64 // recvmmsg errors
 	tid      atomic.Int64
 	stop     atomic.Bool
 	done     chan struct{}
@@ -239,8 +240,9 @@ func (r *udpReceiver) run(cpu int) {
 		}
 		got, err := recvmmsg(r.fd, hdrs[:k])
 		if err != nil {
-			// A socket error is the line's: count nothing, try again after
+			// A socket error is the line's: counted, and tried again after
 			// the wait, as a ZeroMQ line would reconnect.
+			r.errs.Add(1)
 			time.Sleep(udpRecvTimeout)
 			continue
 		}

@@ -41,28 +41,40 @@ func TestUDPLineLoopback(t *testing.T) {
 		if err := pub.Send(frame); err != nil {
 			t.Fatal(err)
 		}
-		if i%100 == 99 {
-			time.Sleep(time.Millisecond) // let the receivers keep up: the test is of delivery, not of buffers
-		}
+
 	}
+	// Every datagram arrives or is counted as dropped by the kernel (the
+	// sender does not pace, and loopback buffers may be clamped small).
 	seen := [2]map[uint64]bool{{}, {}}
+	accounted := func() bool {
+		st := sub.UDPStats()
+		return uint64(len(seen[0]))+st[0].KernelDrops == frames && uint64(len(seen[1]))+st[1].KernelDrops == frames
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(seen[0])+len(seen[1]) < 2*frames && time.Now().Before(deadline) {
+	for !accounted() && time.Now().Before(deadline) {
 		b, line, err := sub.Recv(50 * time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if b == nil {
+			// A drop shows in the count carried by the next datagram: a
+			// marker after the burst brings it.
+			binary.LittleEndian.PutUint64(frame, frames)
+			if err := pub.Send(frame); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		if len(b) != len(frame) || sub.Stamp() == 0 {
 			t.Fatalf("frame of %d bytes, stamp %d", len(b), sub.Stamp())
 		}
-		seen[line][binary.LittleEndian.Uint64(b)] = true
+		if n := binary.LittleEndian.Uint64(b); n < frames {
+			seen[line][n] = true
+		}
 	}
 	st := sub.UDPStats()
-	if len(seen[0]) != frames || len(seen[1]) != frames {
-		t.Fatalf("line A %d, line B %d of %d frames; kernel drops %+v", len(seen[0]), len(seen[1]), frames, st)
+	if !accounted() || len(seen[0]) == 0 || len(seen[1]) == 0 {
+		t.Fatalf("line A %d, line B %d of %d frames, the rest not counted as dropped: %+v", len(seen[0]), len(seen[1]), frames, st)
 	}
 	if st[0].ThreadID == 0 || st[1].ThreadID == st[0].ThreadID {
 		t.Errorf("receive threads %d and %d, want one each", st[0].ThreadID, st[1].ThreadID)

@@ -20,7 +20,7 @@ func (*udpSender) waitWritable(time.Duration) error        { return errUDPNotLin
 func (*udpSender) close() error                            { return nil }
 
 type udpReceiver struct {
-	drops, trunc, full atomic.Uint64
+	drops, trunc, full, errs atomic.Uint64
 	tid                atomic.Int64
 }
 
