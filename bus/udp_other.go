@@ -21,7 +21,7 @@ func (*udpSender) close() error                            { return nil }
 
 type udpReceiver struct {
 	drops, trunc, full, errs atomic.Uint64
-	tid                atomic.Int64
+	tid                      atomic.Int64
 }
 
 func openUDPReceiver(Endpoint, int, *Options, *atomic.Bool, int) (*udpReceiver, error) {
