@@ -353,8 +353,14 @@ func TestRealJumpResyncs(t *testing.T) {
 // With a group key, every forged frame (unsigned, or signed with another
 // key) is refused and counted before it is decoded, and the real feed
 // arrives whole: the forgeries that take over an unauthenticated
-// subscriber (a fresh session, a jump far ahead) get nowhere.
+// subscriber (a fresh session, a jump far ahead) get nowhere. Over ipc://
+// lines and over udp:// lines on the loopback interface.
 func TestAuthRefusesForgeries(t *testing.T) {
+	t.Run("ipc", func(t *testing.T) { authRefusesForgeries(t, ipcLines(t, 2)) })
+	t.Run("udp", func(t *testing.T) { authRefusesForgeries(t, udpLoopLines(2), bus.WithLoopback(true)) })
+}
+
+func authRefusesForgeries(t *testing.T, lines []string, sockets ...bus.Option) {
 	key := func(id uint32, b byte) *auth.Keys {
 		k, err := auth.NewKeys(id, auth.Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)})
 		if err != nil {
@@ -365,9 +371,9 @@ func TestAuthRefusesForgeries(t *testing.T) {
 	real, other := key(1, 0x11), key(2, 0x22)
 	// The real publisher on line A, a forger on line B: a hostile sender
 	// on one of the subscriber's groups.
-	lines := ipcLines(t, 2)
-	forger := newRawLine(t, lines[1])
-	pub, err := feedbus.NewPublisher(lines[:1], feedbus.WithLinger(0), feedbus.WithHeartbeat(5*time.Millisecond), feedbus.WithSigning(real))
+	forger := newRawLine(t, lines[1], sockets...)
+	pub, err := feedbus.NewPublisher(lines[:1], feedbus.WithLinger(0), feedbus.WithHeartbeat(5*time.Millisecond), feedbus.WithSigning(real),
+		feedbus.WithPublisherSockets(sockets...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -33,7 +34,6 @@ type Publisher struct {
 	lastSend   time.Time
 	closed     bool
 	stats      PublisherStats
-	dropSeen   []uint64 // per line, bus drops already turned into message counts
 
 	wake    chan struct{} // kicks the flusher when a frame starts while it idles
 	idle    bool          // the flusher sleeps until the next heartbeat
@@ -55,12 +55,10 @@ type PublisherStats struct {
 	Lines []LineStats
 }
 
-// LineStats counts one line's frames and the messages they held.
+// LineStats counts one line's frames and, in DroppedMessages, the
+// messages in frames it dropped because its queue was full (bus.Drop).
 type LineStats struct {
 	bus.LineStats
-	// DroppedMessages counts the messages in frames dropped on this line
-	// because its queue was full (bus.Drop).
-	DroppedMessages uint64
 }
 
 // NewPublisher opens one socket per line endpoint (`epgm://eth1;239.192.1.1:5555`,
@@ -99,15 +97,14 @@ func NewPublisher(endpoints []string, opts ...PublisherOption) (*Publisher, erro
 		}
 	}
 	p := &Publisher{
-		cfg:      cfg,
-		lines:    lines,
-		comp:     comp,
-		hdr:      bus.Header{Session: cfg.session, Stream: cfg.stream, FirstSeq: 1},
-		dropSeen: make([]uint64, len(lines.Lines())),
-		wake:     make(chan struct{}, 1),
-		idle:     true, // the flusher starts asleep until the first heartbeat is due
-		stop:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+		cfg:     cfg,
+		lines:   lines,
+		comp:    comp,
+		hdr:     bus.Header{Session: cfg.session, Stream: cfg.stream, FirstSeq: 1},
+		wake:    make(chan struct{}, 1),
+		idle:    true, // the flusher starts asleep until the first heartbeat is due
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	// A udp:// line carries a frame in one datagram: the budget is capped.
 	p.maxFrame = lines.MaxFrame()
@@ -146,6 +143,9 @@ func (p *Publisher) Lines() []bus.Endpoint { return p.lines.Lines() }
 
 // Session returns the publisher's session id.
 func (p *Publisher) Session() uint64 { return p.cfg.session }
+
+// Stream returns the stream id written in every frame (WithStream).
+func (p *Publisher) Stream() uint32 { return p.cfg.stream }
 
 // Publish adds m to the frame in progress. The frame goes out when the
 // next message would overflow the frame budget, on Flush, or (unless
@@ -204,6 +204,30 @@ func (p *Publisher) Flush() error {
 	return p.flushLocked()
 }
 
+// Cork holds the frames that go out from now on (full ones, flushed ones,
+// heartbeats) until Uncork, so that a burst of frames costs one sendmmsg
+// per udp:// line, or one per bus.MaxBatch frames, instead of a write
+// each. Each frame is stamped when it is made, so the hold counts in its
+// latency: uncork at the end of every burst. ZeroMQ lines batch in their
+// I/O threads; for them it changes nothing.
+func (p *Publisher) Cork() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.lines.Cork()
+	}
+}
+
+// Uncork sends the frames held since Cork.
+func (p *Publisher) Uncork() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	return p.lines.Uncork()
+}
+
 // FrameStart returns when the frame in progress got its first message, or
 // the zero time when no message is pending. A paced caller flushes when its
 // next message is due after FrameStart plus its max delay.
@@ -249,7 +273,7 @@ func (p *Publisher) flushLocked() error {
 			return err
 		}
 	}
-	err := p.lines.Send(frame)
+	err := p.lines.SendMessages(frame, int(count))
 	if p.stats.Frames == 0 {
 		p.stats.FirstSend = now
 	}
@@ -257,12 +281,6 @@ func (p *Publisher) flushLocked() error {
 	p.stats.Frames++
 	p.stats.WireBytes += uint64(len(frame))
 	p.stats.Messages += uint64(count)
-	for i, st := range p.lines.Stats() {
-		if st.Dropped != p.dropSeen[i] {
-			p.dropSeen[i] = st.Dropped
-			p.stats.Lines[i].DroppedMessages += uint64(count)
-		}
-	}
 	// The sequence moves on even if a line failed: the numbers were used.
 	p.hdr.FirstSeq += uint64(count)
 	p.w.Begin(&p.hdr) // empty: Count is 0 until the next Add
@@ -383,7 +401,7 @@ func (p *Publisher) Shutdown(ctx context.Context) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
-	err := p.flushLocked()
+	err := errors.Join(p.flushLocked(), p.lines.Uncork())
 	p.closed = true
 	p.mu.Unlock()
 	close(p.stop)

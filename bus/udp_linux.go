@@ -23,7 +23,9 @@ import (
 
 // udpSender is a publisher's udp:// line.
 type udpSender struct {
-	fd int
+	fd   int
+	hdrs []unix.Mmsghdr // sendBatch's, reused
+	iovs []unix.Iovec
 }
 
 // openUDPSender opens a socket that sends to e's group from e's
@@ -57,7 +59,7 @@ func openUDPSender(e Endpoint, o *Options) (*udpSender, error) {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	return &udpSender{fd: fd}, nil
+	return &udpSender{fd: fd, hdrs: make([]unix.Mmsghdr, MaxBatch), iovs: make([]unix.Iovec, MaxBatch)}, nil
 }
 
 // send writes frame as one datagram. It reports full when the kernel had
@@ -75,6 +77,33 @@ func (s *udpSender) send(frame []byte) (full bool, err error) {
 		}
 		return false, err
 	}
+}
+
+// sendBatch sends frames, a datagram each, with sendmmsg calls. It returns
+// how many the kernel took, in order, and reports full when it had no room
+// for the next one.
+func (s *udpSender) sendBatch(frames [][]byte) (sent int, full bool, err error) {
+	n := min(len(frames), len(s.hdrs))
+	for i, f := range frames[:n] {
+		s.iovs[i].Base = &f[0]
+		s.iovs[i].SetLen(len(f))
+		s.hdrs[i] = unix.Mmsghdr{}
+		s.hdrs[i].Hdr.Iov = &s.iovs[i]
+		s.hdrs[i].Hdr.SetIovlen(1)
+	}
+	for sent < n {
+		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.hdrs[sent])), uintptr(n-sent), 0, 0, 0)
+		switch errno {
+		case 0:
+			sent += int(r)
+		case unix.EINTR:
+		case unix.ENOBUFS, unix.EAGAIN:
+			return sent, true, nil
+		default:
+			return sent, false, errno
+		}
+	}
+	return sent, false, nil
 }
 
 // waitWritable waits up to d for room in the socket's buffer.

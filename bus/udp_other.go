@@ -17,6 +17,7 @@ type udpSender struct{}
 func openUDPSender(Endpoint, *Options) (*udpSender, error) { return nil, errUDPNotLinux }
 func (*udpSender) send([]byte) (bool, error)               { return false, errUDPNotLinux }
 func (*udpSender) waitWritable(time.Duration) error        { return errUDPNotLinux }
+func (*udpSender) sendBatch([][]byte) (int, bool, error)   { return 0, false, errUDPNotLinux }
 func (*udpSender) close() error                            { return nil }
 
 type udpReceiver struct {

@@ -3,8 +3,9 @@
 // synthetic feed, a text file or a pipe.
 //
 // Run belongs to the goroutine that calls it. It sleeps until messages are
-// due and publishes what has come due in one go, so a low rate costs
-// almost no CPU and a high one is met in batches. A frame goes out when it
+// due and publishes what has come due in one go (corked: see
+// feedbus.Publisher.Cork), so a low rate costs almost no CPU and a high
+// one is met in batches. A frame goes out when it
 // is full, or when holding it for the next message would exceed the max
 // delay: at low rates every message leaves at once, at high rates frames
 // fill up.
@@ -85,7 +86,13 @@ func Run(ctx context.Context, pub *feedbus.Publisher, src Source, o Options) (St
 		}
 		n, wait := pacer.Due(now, n)
 		if n > 0 {
+			// What is due goes out as one burst: on udp:// lines one
+			// sendmmsg per line for up to bus.MaxBatch frames.
+			pub.Cork()
 			sent, err := publishN(pub, src, &m, n, &st, o.OnError)
+			if uerr := pub.Uncork(); err == nil {
+				err = uerr
+			}
 			pacer.Sent(sent)
 			if err != nil {
 				if errors.Is(err, io.EOF) {

@@ -13,19 +13,29 @@ import (
 	"github.com/feedbus/feedbus/internal/summary"
 )
 
-// TestCaptureReplay: one subscriber captures a two-line EPGM feed while
+// TestCaptureReplay: one subscriber captures a two-line feed while
 // another follows it normally. The capture, replayed as fast as the lines
 // take it to a third subscriber, gives the same message count and the same
 // last-value book, field by field, for every symbol; replayed at the
-// recorded pace, it lasts as long as the original, within 5%.
+// recorded pace, it lasts as long as the original, within 5%. On EPGM
+// lines and on udp:// lines, whose capture holds the kernel's receive
+// times.
 func TestCaptureReplay(t *testing.T) {
 	l := requireLab(t, labConfig)
+	for i, transport := range []string{"epgm", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			port := 6310 + 10*i
+			captureReplay(t, l, []string{endpoint(l, transport, 0, port), endpoint(l, transport, 1, port+1)})
+		})
+	}
+}
+
+func captureReplay(t *testing.T, l *lab.Lab, lines []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const count, rate, symbols = 100_000, 20_000, 100
 	dir := t.TempDir()
 	capFile := filepath.Join(dir, "feed.pcapng")
-	lines := bothLines(l, 6310)
 	subArgs := []string{"--count", strconv.Itoa(count), "--idle", "15s", "--books", strconv.Itoa(2 * symbols)}
 	pubArgs := func(json string, extra ...string) []string {
 		return append([]string{"--line", lines[0], "--line", lines[1], "--warmup", "1s", "--linger", "1s", "--json", json}, extra...)
