@@ -48,11 +48,13 @@
 //
 // Subscriber: Subscribe starts the receive loop (one goroutine locked to
 // one OS thread, which owns the sockets from open to close), the workers,
-// and the event and status goroutines when asked for. The Handler runs on
+// the status goroutine (each interval's latency work, off the loop), and
+// the event goroutine when asked for. The Handler runs on
 // every worker at once, each with its own symbols. Close stops the loop,
 // lets the workers drain (SetDrain), stops every goroutine and waits for
 // them; it is idempotent and safe from any goroutine. Summary is for after
-// Close; Done, Lines, Workers and LoopThread are safe at any time.
+// Close; Done, Lines, Workers, LoopThread and Counters (the running counts,
+// for monitoring: package metrics) are safe at any time.
 //
 // # Allocation
 //

@@ -64,6 +64,7 @@ type receiver struct {
 
 	stamp    int64              // the kernel's receive time of the frame in hand; 0: none
 	udpStats []bus.UDPLineStats // udp:// lines' kernel counts, as the loop ended
+	udpTick  []bus.UDPLineStats // the same, as of the last tick (reused)
 }
 
 type lineState struct {
@@ -176,6 +177,7 @@ func (r *receiver) loop(stop <-chan struct{}) error {
 	nextTick := start.Add(every)
 	defer func() {
 		r.udpStats = r.sub.UDPStats()
+		r.postCounters(time.Now())
 		if w := r.s.status; w != nil { // the last, partial interval
 			now := time.Now()
 			w.hand(r.lat, r.status(now, every), now, true)
@@ -477,6 +479,7 @@ func (r *receiver) tick(now time.Time, sinceStart, every time.Duration) {
 		w.hand(r.lat, st, now, false)
 	}
 	r.statusReceived, r.statusFrames, r.statusHeartbeats = r.received, r.frames, r.heartbeats
+	r.postCounters(now)
 }
 
 // status is the interval's counts, without its latency, which the status
@@ -506,7 +509,9 @@ func (r *receiver) status(now time.Time, every time.Duration) Status {
 }
 
 func (r *receiver) summary() *Summary {
-	r.tracker.Expire(r.mono(time.Now()))
+	now := time.Now()
+	r.tracker.Expire(r.mono(now))
+	r.postCounters(now) // so Counters agrees with the summary
 	st := r.tracker.Stats()
 	s := &summary.Summary{
 		PriceScale:      bus.PriceScale,

@@ -11,8 +11,8 @@ import (
 )
 
 // statusWorker does an interval's slow work off the receive loop: the
-// latency percentiles, the .hlog record (zlib-compressed), and the
-// application's status callback. The loop hands it the interval's
+// latency percentiles, the .hlog record (zlib-compressed), the latency
+// buckets of Counters, and the application's status callback. The loop hands it the interval's
 // histogram by swapping in a spare (two pointer moves) and gets the
 // histogram back, reset, as the spare of a later interval.
 type statusWorker struct {
@@ -20,6 +20,7 @@ type statusWorker struct {
 	spares  chan *hdr.Histogram
 	log     *latency.IntervalLog
 	onTick  func(Status)
+	buckets *latencyBuckets // the cumulative histogram Counters reads
 	logErr  error
 	wg      sync.WaitGroup
 }
@@ -31,8 +32,8 @@ type tickReport struct {
 	end    time.Time
 }
 
-func newStatusWorker(cfg *subscriberConfig, start time.Time) (*statusWorker, error) {
-	w := &statusWorker{reports: make(chan tickReport, 4), spares: make(chan *hdr.Histogram, 2), onTick: cfg.onStatus}
+func newStatusWorker(cfg *subscriberConfig, buckets *latencyBuckets, start time.Time) (*statusWorker, error) {
+	w := &statusWorker{reports: make(chan tickReport, 4), spares: make(chan *hdr.Histogram, 2), onTick: cfg.onStatus, buckets: buckets}
 	if cfg.hlog != nil {
 		l, err := latency.NewIntervalLog(cfg.hlog, cfg.hlogComment, start)
 		if err != nil {
@@ -51,6 +52,7 @@ func (w *statusWorker) run() {
 	for r := range w.reports {
 		if r.hist != nil {
 			r.status.Latency = latency.Summarise(r.hist)
+			w.buckets.add(r.hist, r.status.Latency)
 			if w.log != nil && w.logErr == nil {
 				if err := w.log.Write(r.hist, r.end); err != nil {
 					w.logErr = fmt.Errorf("latency log: %w", err)

@@ -30,8 +30,11 @@ type Subscriber struct {
 	det    *snail.Detector
 	fan    *fanout.Fanout
 	events *eventQueue
-	status *statusWorker // nil without WithStatus or WithLatencyLog
+	status *statusWorker
 	r      *receiver
+	// counters is where the receive loop posts its counts once an
+	// interval, for Counters.
+	counters countersBoard
 
 	stop      chan struct{} // closed by Close: the loop returns
 	done      chan struct{} // closed when the loop has returned
@@ -98,13 +101,13 @@ func Subscribe(endpoints []string, h Handler, opts ...SubscriberOption) (*Subscr
 	if cfg.events != nil {
 		s.events = newEventQueue(cfg.events)
 	}
-	if cfg.onStatus != nil || cfg.hlog != nil {
-		if s.status, err = newStatusWorker(&s.cfg, time.Now()); err != nil {
-			s.fan.Stop()
-			dec.Close()
-			s.events.close()
-			return nil, err
-		}
+	// Always: besides WithStatus and WithLatencyLog, it keeps the latency
+	// buckets of Counters.
+	if s.status, err = newStatusWorker(&s.cfg, &s.counters.latency, time.Now()); err != nil {
+		s.fan.Stop()
+		dec.Close()
+		s.events.close()
+		return nil, err
 	}
 	ready := make(chan error, 1)
 	go s.run(dec, ready)
@@ -177,6 +180,7 @@ func (s *Subscriber) run(dec *bus.Decoder, ready chan<- error) {
 		// and a hole no line fills within the gap wait is a gap.
 		s.r.rec = newRecoverer(s.r, nil, -1)
 	}
+	s.r.initCounters()
 	ready <- nil
 	s.loopErr = s.r.loop(s.stop)
 }

@@ -231,15 +231,16 @@ type UDPLineStats struct {
 
 // UDPStats returns each udp:// line's counts (nil for ZeroMQ lines). Only
 // the receive loop may call it.
-func (s *Subscriber) UDPStats() []UDPLineStats {
-	if s.udp == nil {
-		return nil
-	}
-	out := make([]UDPLineStats, len(s.udp))
+func (s *Subscriber) UDPStats() []UDPLineStats { return s.AppendUDPStats(nil) }
+
+// AppendUDPStats appends each udp:// line's counts to dst and returns it:
+// UDPStats without allocating, given room. Only the receive loop may call
+// it.
+func (s *Subscriber) AppendUDPStats(dst []UDPLineStats) []UDPLineStats {
 	for i, r := range s.udp {
-		out[i] = UDPLineStats{KernelDrops: r.drops.Load(), Truncated: s.truncated[i], RingFull: r.full.Load(), Errors: r.errs.Load(), ThreadID: int(r.tid.Load())}
+		dst = append(dst, UDPLineStats{KernelDrops: r.drops.Load(), Truncated: s.truncated[i], RingFull: r.full.Load(), Errors: r.errs.Load(), ThreadID: int(r.tid.Load())})
 	}
-	return out
+	return dst
 }
 
 // recvUDP is Recv for udp:// lines.

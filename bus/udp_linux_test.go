@@ -103,6 +103,11 @@ func udpLoopback(t *testing.T, corked bool) {
 	if !accounted() || len(seen[0]) == 0 || len(seen[1]) == 0 {
 		t.Fatalf("line A %d, line B %d of %d frames, the rest not counted as dropped: %+v", len(seen[0]), len(seen[1]), frames, st)
 	}
+	if buf := make([]UDPLineStats, 0, 2); !raceEnabled {
+		if a := testing.AllocsPerRun(10, func() { buf = sub.AppendUDPStats(buf[:0]) }); a != 0 {
+			t.Errorf("AppendUDPStats with room allocates %.0f times", a)
+		}
+	}
 	if st[0].ThreadID == 0 || st[1].ThreadID == st[0].ThreadID {
 		t.Errorf("receive threads %d and %d, want one each", st[0].ThreadID, st[1].ThreadID)
 	}

@@ -40,6 +40,7 @@ type config struct {
 	json          string
 	duration      time.Duration
 	socket        cli.Socket
+	metrics       cli.Metrics
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.json, "json", "", "write the final stats to this file as JSON at the end")
 	fs.DurationVar(&c.duration, "duration", 0, "stop after this long (0 = until SIGINT or SIGTERM)")
 	c.socket.Register(fs, "receive")
+	c.metrics.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: feedcache --line ENDPOINT [--line ENDPOINT] --listen ENDPOINT [flags]\n\nJoins every line, keeps books and a history of the feed, and serves snapshots and retransmissions (docs/recovery.md).\n\n")
 		fs.PrintDefaults()
@@ -93,6 +95,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if !strings.HasPrefix(p, "tcp://") && !strings.HasPrefix(p, "ipc://") {
 			return nil, cli.Usagef("--peer %q: want tcp://HOST:PORT or ipc://PATH", p)
 		}
+	}
+	if err := c.metrics.Check(); err != nil {
+		return nil, err
 	}
 	if err := cli.CheckWritable("--json", c.json); err != nil {
 		return nil, err

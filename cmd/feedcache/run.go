@@ -13,6 +13,7 @@ import (
 	"github.com/feedbus/feedbus/cache"
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/summary"
+	"github.com/feedbus/feedbus/metrics"
 )
 
 // report is the --json document: the final stats and why the run ended.
@@ -32,6 +33,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts = append(opts, cache.WithEvents(func(e feedbus.Event) { printEvent(stderr, e) }))
+	if err := c.metrics.Start("feedcache", stderr); err != nil {
+		return err
+	}
+	defer c.metrics.Close()
 	srv, err := cache.New(c.lines, opts...)
 	if errors.Is(err, cache.ErrOption) || errors.Is(err, feedbus.ErrOption) {
 		return cli.UsageError{Err: err}
@@ -40,6 +45,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	if err := c.metrics.Add(metrics.NewCacheCollector(srv)); err != nil {
+		return err
+	}
 	for i, e := range srv.Lines() {
 		fmt.Fprintf(stderr, "feedcache: line %s %s joined\n", bus.LineName(i), e)
 	}

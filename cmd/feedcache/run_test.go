@@ -18,6 +18,7 @@ import (
 	"github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/internal/cli"
+	"github.com/feedbus/feedbus/internal/metricstest"
 	"github.com/feedbus/feedbus/recovery"
 )
 
@@ -48,6 +49,8 @@ func TestBadFlags(t *testing.T) {
 		{append(base, "--json", filepath.Join(dir, "no", "such", "dir.json")), "--json"},
 		{append(base, "stray"), "unexpected argument"},
 		{append(base, "--peer", "udp://1.2.3.4:5"), "--peer"},
+		{append(base, "--metrics", "9464"), "want HOST:PORT"},
+		{append(base, "--metrics", "127.0.0.1:metrics"), "not a number"},
 	} {
 		err := run(context.Background(), tc.args, io.Discard, io.Discard)
 		if cli.ExitCode(err) != cli.ExitUsage || err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
@@ -89,7 +92,7 @@ func TestRun(t *testing.T) {
 	var stderr, stdout syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--line", line, "--listen", listen, "--stream", "4", "--status", "20ms", "--json", out}, &stdout, &stderr)
+		done <- run(ctx, []string{"--line", line, "--listen", listen, "--stream", "4", "--status", "20ms", "--json", out, "--metrics", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(stderr.String(), "started at seq 1") {
@@ -150,6 +153,20 @@ func TestRun(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// The same counts on /metrics, while it runs.
+	url := metricstest.URL(stderr.String())
+	var scraped metricstest.Families
+	for {
+		fams, err := metricstest.Scrape(url)
+		if v, _ := fams.Value("feedbus_cache_received_total", "stream", "4"); err == nil && v == 100 {
+			scraped = fams
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no feedbus_cache_received_total 100 at %q (%v); stderr:\n%s", url, err, stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -169,6 +186,22 @@ func TestRun(t *testing.T) {
 	}
 	if rep.EndReason != "signal" || rep.Received != 100 || rep.Retransmits == 0 || rep.MessagesSent < 100 || rep.Stream != 4 {
 		t.Errorf("json: %s", b)
+	}
+	// Nothing was asked after the scrape: its request counts are final.
+	for _, m := range []struct {
+		name string
+		want uint64
+	}{
+		{"feedbus_cache_received_total", rep.Received},
+		{"feedbus_cache_last_seq", rep.LastSeq},
+		{"feedbus_cache_retransmit_requests_total", rep.Retransmits},
+		{"feedbus_cache_messages_sent_total", rep.MessagesSent},
+		{"feedbus_cache_frames_sent_total", rep.FramesSent},
+		{"feedbus_cache_symbols", uint64(rep.Symbols)},
+	} {
+		if v, ok := scraped.Value(m.name, "stream", "4"); !ok || v != float64(m.want) {
+			t.Errorf("%s = %v (present %v), the final stats say %d", m.name, v, ok, m.want)
+		}
 	}
 	if !strings.Contains(stdout.String(), "last_seq") {
 		t.Errorf("stdout: %s", stdout.String())

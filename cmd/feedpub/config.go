@@ -42,6 +42,7 @@ type config struct {
 	authKey    string
 	socket     cli.Socket
 	affinity   cli.Affinity
+	metrics    cli.Metrics
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.json, "json", "", "write a machine-readable summary to this file at the end")
 	c.socket.Register(fs, "send")
 	c.affinity.Register(fs)
+	c.metrics.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: feedpub --line ENDPOINT [--line ENDPOINT] [flags]\n\nPublishes a market-data feed on every line: synthetic, from text (--input) or from a capture (--replay).\n\n")
 		fs.PrintDefaults()
@@ -135,6 +137,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, cli.Usagef("--stream %d does not fit in 32 bits", c.stream)
 	case c.strict && c.input == "":
 		return nil, cli.Usagef("--strict applies to --input only")
+	}
+	if err := c.metrics.Check(); err != nil {
+		return nil, err
 	}
 	if err := cli.CheckWritable("--json", c.json); err != nil {
 		return nil, err

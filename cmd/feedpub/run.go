@@ -16,6 +16,7 @@ import (
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/summary"
 	"github.com/feedbus/feedbus/internal/synth"
+	"github.com/feedbus/feedbus/metrics"
 	"github.com/feedbus/feedbus/pump"
 	"github.com/feedbus/feedbus/replay"
 )
@@ -46,12 +47,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := c.metrics.Start("feedpub", stderr); err != nil {
+		return err
+	}
+	defer c.metrics.Close() // after the publisher's linger, deferred next
 	pub, err := feedbus.NewPublisher(c.lines, opts...)
 	if err != nil {
 		return err
 	}
 	// On every return: a cancelled ctx skips the heartbeat linger.
 	defer pub.Shutdown(ctx)
+	if err := c.metrics.Add(metrics.NewPublisherCollector(pub)); err != nil {
+		return err
+	}
+	badInput, err := metrics.NewInputErrors(pub.Stream())
+	if err := c.metrics.Add(badInput, err); err != nil {
+		return err
+	}
 	tid, unlock, err := place.LockLoop("feedpub/send")
 	if err != nil {
 		return err
@@ -68,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	res := result{start: time.Now()}
+	res := result{start: time.Now(), badInput: badInput}
 	switch {
 	case c.replay != "":
 		err = runReplay(ctx, c, pub, src.(*replay.Reader), &res, stderr)
@@ -88,8 +100,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	report(stderr, s, c.onFull)
+	summaryDone()
 	return nil
 }
+
+// summaryDone is called once the summary is out, while /metrics still
+// serves: a test's last scrape.
+var summaryDone = func() {}
 
 // openSource opens the feed's source: the synthetic feed, a text file or
 // standard input (--input), or a capture (--replay). It returns a
@@ -198,12 +215,14 @@ func warmUp(ctx context.Context, pub *feedbus.Publisher, d, heartbeat time.Durat
 type result struct {
 	start    time.Time
 	rejected uint64
+	badInput *metrics.InputErrors // --input's bad lines as they come, for --metrics
 }
 
 func runPump(ctx context.Context, c *config, pub *feedbus.Publisher, src pump.Source, res *result, stderr io.Writer) error {
 	o := pump.Options{Rate: c.rate, Count: c.count, Duration: c.duration, MaxDelay: c.maxDelay}
 	if c.input != "" {
 		o.OnError = func(err error) error {
+			res.badInput.Add()
 			if c.strict {
 				return cli.UsageError{Err: fmt.Errorf("--input %s: %w (--strict)", c.input, err)}
 			}

@@ -56,6 +56,7 @@ type config struct {
 	snapshot bool
 	socket   cli.Socket
 	affinity cli.Affinity
+	metrics  cli.Metrics
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -101,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.rejoin, "rejoin-after", time.Second, "with two lines or more, rejoin a line that has delivered nothing for this long while another line delivers; with --recovery, also every line when all have been silent this long (0 = never)")
 	c.socket.Register(fs, "receive")
 	c.affinity.Register(fs)
+	c.metrics.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: feedsub --line ENDPOINT [--line ENDPOINT] [flags]\n\nJoins every line, keeps the first copy of each message, and reports rate, loss and latency.\n\n")
 		fs.PrintDefaults()
@@ -137,6 +139,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, cli.Usagef("--recovery-timeout %v, --recovery-tries %d and --hold-wait %v must be positive", c.recTime, c.recTries, c.holdWait)
 	case c.holdMB < 0 || c.holdMB > 1<<20:
 		return nil, cli.Usagef("--hold-mb %d: want 0 (no limit) to 1048576", c.holdMB)
+	}
+	if err := c.metrics.Check(); err != nil {
+		return nil, err
 	}
 	for _, f := range []struct{ flag, path string }{{"--json", c.json}, {"--hlog", c.hlog}, {"--capture", c.capture}} {
 		if err := cli.CheckWritable(f.flag, f.path); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/latency"
 	"github.com/feedbus/feedbus/internal/summary"
+	"github.com/feedbus/feedbus/metrics"
 	"github.com/prometheus/procfs"
 )
 
@@ -48,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := c.metrics.Start("feedsub", stderr); err != nil {
+		return err
+	}
+	defer c.metrics.Close()
 	var rec *capture.Recorder
 	finishCapture := func() error { return nil }
 	if c.capture != "" {
@@ -76,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	sub.SetDrain(c.drain)
 	defer sub.Close()
+	if err := c.metrics.Add(metrics.NewSubscriberCollector(sub)); err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "feedsub: recv loop on thread %d\n", sub.LoopThread())
 	for i, e := range sub.Lines() {
 		fmt.Fprintf(stderr, "feedsub: line %s %s joined\n", bus.LineName(i), e)
@@ -134,6 +142,7 @@ wait:
 			return err
 		}
 	}
+	summaryDone()
 	if errors.Is(loopErr, feedbus.ErrSnail) {
 		return exitError{cli.ExitSnail, s.SnailVerdict}
 	}
@@ -142,6 +151,10 @@ wait:
 	}
 	return outcome(s)
 }
+
+// summaryDone is called once the summary is out, while /metrics still
+// serves: a test's last scrape.
+var summaryDone = func() {}
 
 // outcome turns a clean summary into exit code 0, and a run that lost
 // messages or received none into its own exit code, so a script can tell.
