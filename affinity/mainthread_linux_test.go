@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"runtime"
-	"strings"
 	"testing"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
 )
 
 // Locking in init keeps the main goroutine, and so TestMain, on the
@@ -21,8 +23,9 @@ var mainThreadNaming struct {
 
 func TestMain(m *testing.M) {
 	mainThreadNaming.err = NameCurrentThread("feedsub/recv")
-	b, _ := os.ReadFile("/proc/self/comm")
-	mainThreadNaming.comm = strings.TrimSpace(string(b))
+	if self, err := procfs.Self(); err == nil {
+		mainThreadNaming.comm, _ = self.Comm()
+	}
 	os.Exit(m.Run())
 }
 
@@ -40,11 +43,19 @@ func TestNameOtherThread(t *testing.T) {
 	if err := NameCurrentThread("feedbus/test"); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile("/proc/thread-self/comm")
+	p, err := procfs.NewDefaultFS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(string(b)); got != "feedbus/test" {
+	thread, err := p.Thread(os.Getpid(), unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := thread.Comm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "feedbus/test" {
 		t.Errorf("thread name %q, want feedbus/test", got)
 	}
 }

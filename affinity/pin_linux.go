@@ -90,6 +90,8 @@ func checkOnline(set CPUSet) error {
 }
 
 // onlineCPUs reads the online list afresh, since CPUs can be hot-plugged.
+// procfs's sysfs package has no reader for this list (only per-CPU
+// cpuN/online, which cpu0 usually lacks), so readCPUList parses it.
 func onlineCPUs() (CPUSet, error) {
 	return readCPUList("/sys/devices/system/cpu/online", false)
 }

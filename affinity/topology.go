@@ -52,7 +52,9 @@ type NIC struct {
 // ReadTopologyFrom reads the topology from a sysfs tree rooted at sysRoot,
 // normally "/sys". Files that older kernels or virtual machines lack
 // (isolated, NUMA nodes, per-CPU topology, NIC locality) are optional;
-// the online list is not.
+// the online list is not. procfs's sysfs package is not used: it has no
+// reader for the online list, node cpulists or local_cpulist, and its
+// CPU.Topology fails on any missing file where this one degrades.
 func ReadTopologyFrom(sysRoot string) (*Topology, error) {
 	cpuDir := filepath.Join(sysRoot, "devices/system/cpu")
 	online, err := readCPUList(filepath.Join(cpuDir, "online"), false)

@@ -1,25 +1,36 @@
 package affinity
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 )
 
-func procDir(pid int) string {
-	if pid == 0 {
-		return "/proc/self"
+// openProc opens /proc as procfs reads it.
+func openProc() (procfs.FS, error) {
+	p, err := procfs.NewDefaultFS()
+	if err != nil {
+		return procfs.FS{}, fmt.Errorf("affinity: %w", err)
 	}
-	return "/proc/" + strconv.Itoa(pid)
+	return p, nil
+}
+
+// resolvePID turns pid 0 into the pid of the process p's self link names.
+func resolvePID(p procfs.FS, pid int) (int, error) {
+	if pid != 0 {
+		return pid, nil
+	}
+	self, err := p.Self()
+	if err != nil {
+		return 0, fmt.Errorf("affinity: %w", err)
+	}
+	return self.PID, nil
 }
 
 // IOThreads returns the libzmq I/O threads (tasks named ZMQbg/IO/<n>) of
@@ -27,27 +38,34 @@ func procDir(pid int) string {
 // them when a context creates its first socket, so the list is empty
 // before that. With several contexts, indexes repeat.
 func IOThreads(pid int) ([]Thread, error) {
-	dir := procDir(pid) + "/task"
-	entries, err := os.ReadDir(dir)
+	p, err := openProc()
+	if err != nil {
+		return nil, err
+	}
+	return ioThreads(p, pid)
+}
+
+// ioThreads is IOThreads on the /proc tree p.
+func ioThreads(p procfs.FS, pid int) ([]Thread, error) {
+	pid, err := resolvePID(p, pid)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := p.AllThreads(pid)
 	if err != nil {
 		return nil, fmt.Errorf("affinity: list threads of pid %d: %w", pid, err)
 	}
 	var threads []Thread
-	for _, e := range entries {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(dir + "/" + e.Name() + "/comm")
+	for _, task := range tasks {
+		name, err := task.Comm()
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-			continue // the thread exited after ReadDir
+			continue // the thread exited after it was listed
 		}
 		if err != nil {
 			return nil, fmt.Errorf("affinity: read thread name: %w", err)
 		}
-		name := strings.TrimSuffix(string(b), "\n")
 		if idx, ok := ioThreadIndex(name); ok {
-			threads = append(threads, Thread{TID: tid, Index: idx, Name: name})
+			threads = append(threads, Thread{TID: task.PID, Index: idx, Name: name})
 		}
 	}
 	slices.SortFunc(threads, func(a, b Thread) int {
@@ -124,24 +142,37 @@ func CPUsAllowed(pid, tid int) (CPUSet, error) {
 	if tid == 0 {
 		tid = unix.Gettid()
 	}
-	path := procDir(pid) + "/task/" + strconv.Itoa(tid) + "/status"
-	f, err := os.Open(path)
+	p, err := openProc()
 	if err != nil {
-		return CPUSet{}, fmt.Errorf("affinity: %w", err)
+		return CPUSet{}, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Cpus_allowed_list:"); ok {
-			set, err := parseCPUList(v)
-			if err != nil {
-				return CPUSet{}, fmt.Errorf("%w in %s: %v", ErrInvalidCPUList, path, err)
-			}
-			return set, nil
+	return cpusAllowed(p, pid, tid)
+}
+
+// cpusAllowed is CPUsAllowed on the /proc tree p, for a given tid.
+func cpusAllowed(p procfs.FS, pid, tid int) (CPUSet, error) {
+	pid, err := resolvePID(p, pid)
+	if err != nil {
+		return CPUSet{}, err
+	}
+	task, err := p.Thread(pid, tid)
+	if err != nil {
+		return CPUSet{}, fmt.Errorf("affinity: thread %d of pid %d: %w", tid, pid, err)
+	}
+	st, err := task.NewStatus()
+	if err != nil {
+		return CPUSet{}, fmt.Errorf("affinity: status of thread %d of pid %d: %w", tid, pid, err)
+	}
+	// A thread may always run somewhere: an empty list is a missing line,
+	// which procfs does not report.
+	if len(st.CpusAllowedList) == 0 {
+		return CPUSet{}, fmt.Errorf("affinity: no Cpus_allowed_list for thread %d of pid %d", tid, pid)
+	}
+	var set CPUSet
+	for _, c := range st.CpusAllowedList {
+		if err := set.Add(int(min(c, MaxCPUs))); err != nil {
+			return CPUSet{}, fmt.Errorf("%w for thread %d of pid %d: %w", ErrInvalidCPUList, tid, pid, err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return CPUSet{}, fmt.Errorf("affinity: read %s: %w", path, err)
-	}
-	return CPUSet{}, fmt.Errorf("affinity: no Cpus_allowed_list in %s", path)
+	return set, nil
 }

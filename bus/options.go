@@ -2,10 +2,9 @@ package bus
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // Options are the socket settings of a Publisher or Subscriber. The
@@ -265,25 +264,26 @@ func (o *Options) logf(format string, args ...any) {
 // BufferWarnings says which requested buffers the kernel will clamp, and
 // the sysctl that would let them through.
 func BufferWarnings(send, recv int) []string {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return nil // no /proc: no limit known, as when a sysctl cannot be read
+	}
+	return bufferWarnings(fs, send, recv)
+}
+
+// bufferWarnings reads the limits from the /proc of fs.
+func bufferWarnings(fs procfs.FS, send, recv int) []string {
 	var out []string
 	for _, c := range []struct {
 		name, sysctl string
 		want         int
 	}{{"send", "wmem_max", send}, {"receive", "rmem_max", recv}} {
-		limit, err := readSysctlInt("/proc/sys/net/core/" + c.sysctl)
-		if err != nil || c.want <= limit {
+		limit, err := fs.SysctlInts("net.core." + c.sysctl)
+		if err != nil || len(limit) != 1 || c.want <= limit[0] {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s buffer %d bytes is clamped to net.core.%s=%d; raise it with: sysctl -w net.core.%s=%d",
-			c.name, c.want, c.sysctl, limit, c.sysctl, c.want))
+			c.name, c.want, c.sysctl, limit[0], c.sysctl, c.want))
 	}
 	return out
-}
-
-func readSysctlInt(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
 }

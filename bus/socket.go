@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/procfs"
 )
 
 // capNetRaw is CAP_NET_RAW's bit in /proc/self/status CapEff.
@@ -26,21 +25,31 @@ func checkPrivilege(e Endpoint) error {
 	return fmt.Errorf("%w: %s needs CAP_NET_RAW (run as root, or use epgm://, which any user can)", ErrPrivilege, e)
 }
 
+// hasCapability says whether this process has capability bit in effect;
+// without a readable /proc it assumes root has it and no one else.
 func hasCapability(bit uint) bool {
-	b, err := os.ReadFile("/proc/self/status")
+	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return os.Geteuid() == 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				return os.Geteuid() == 0
-			}
-			return caps&(1<<bit) != 0
-		}
+	ok, err := capable(fs, bit)
+	if err != nil {
+		return os.Geteuid() == 0
 	}
-	return os.Geteuid() == 0
+	return ok
+}
+
+// capable reads CapEff of fs's own process.
+func capable(fs procfs.FS, bit uint) (bool, error) {
+	p, err := fs.Self()
+	if err != nil {
+		return false, fmt.Errorf("bus: capabilities: %w", err)
+	}
+	s, err := p.NewStatus()
+	if err != nil {
+		return false, fmt.Errorf("bus: capabilities: %w", err)
+	}
+	return s.CapEff&(1<<bit) != 0, nil
 }
 
 // prepare is the start both sides share: options, endpoints resolved and

@@ -12,26 +12,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/feedbus/feedbus/affinity"
 )
 
 // threadsByName maps the names (comm) of a process's threads to their ids.
 func threadsByName(t *testing.T, pid int) map[string][]int {
 	t.Helper()
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	entries, err := os.ReadDir(dir)
+	threads, err := procfs.AllThreads(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]int{}
-	for _, e := range entries {
-		comm, err := os.ReadFile(filepath.Join(dir, e.Name(), "comm"))
+	for _, th := range threads {
+		name, err := th.Comm()
 		if err != nil {
-			continue
+			continue // the thread has exited
 		}
-		tid, _ := strconv.Atoi(e.Name())
-		name := strings.TrimSpace(string(comm))
-		out[name] = append(out[name], tid)
+		out[name] = append(out[name], th.PID)
 	}
 	return out
 }

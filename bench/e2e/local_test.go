@@ -125,6 +125,7 @@ func TestSignalFromTheStart(t *testing.T) {
 	ep := "ipc://" + filepath.Join(t.TempDir(), "feed")
 	cmd := exec.Command(bin.feedsub, "--line", ep, "--idle", "500ms", "--status", "0")
 	p := start(t, "feedsub", cmd)
+	// procfs's ProcStatus has no SigCgt, so the line is read here.
 	status := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"
 	const usr1 = 1 << (syscall.SIGUSR1 - 1)
 	caught := func() bool {

@@ -250,10 +250,11 @@ func (l *Lab) build(ctx context.Context) error {
 // sysctls raises net.core.rmem_max/wmem_max to BufMax where the kernel
 // lets a namespace set them, turns off rp_filter and IPv6 inside ns, and
 // returns the effective buffer limits there. /proc/sys/net belongs to the
-// network namespace of the process that opens it, hence the shell run by ip
-// netns exec. Recent kernels (6.18 here) show rmem_max/wmem_max in child
-// namespaces read-only, mirroring the root namespace's values; those are
-// left alone, because changing them would mean changing the root namespace.
+// network namespace of the thread that opens it, hence the shell run by ip
+// netns exec for the writes and a thread in ns for the reads. Recent
+// kernels (6.18 here) show rmem_max/wmem_max in child namespaces
+// read-only, mirroring the root namespace's values; those are left alone,
+// because changing them would mean changing the root namespace.
 // Only sysctls that the kernel makes writable inside a child namespace are
 // per-namespace, so a write here never reaches the root namespace.
 func (l *Lab) sysctls(ctx context.Context, ns string) (rmem, wmem int, err error) {
@@ -267,25 +268,29 @@ if [ -w /proc/sys/net/ipv6/conf/all/disable_ipv6 ]; then
 	echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
 	echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
 fi
-cat /proc/sys/net/core/rmem_max /proc/sys/net/core/wmem_max
 `, l.cfg.BufMax)
 	sh, err := tool("sh")
 	if err != nil {
 		return 0, 0, err
 	}
-	out, err := run(ctx, script, l.ip, "netns", "exec", ns, sh, "-s")
-	if err != nil {
+	if _, err := run(ctx, script, l.ip, "netns", "exec", ns, sh, "-s"); err != nil {
 		return 0, 0, err
 	}
-	f := strings.Fields(string(out))
-	if len(f) == 2 {
-		rmem, err = strconv.Atoi(f[0])
-		if err == nil {
-			wmem, err = strconv.Atoi(f[1])
+	return bufMaxIn(ns)
+}
+
+// bufMaxIn reads net.core.rmem_max and wmem_max in namespace ns.
+func bufMaxIn(ns string) (rmem, wmem int, err error) {
+	err = inNetns(ns, func() error {
+		var err error
+		if rmem, err = sysctlInt("net.core.rmem_max"); err != nil {
+			return err
 		}
-	}
-	if len(f) != 2 || err != nil {
-		return 0, 0, fmt.Errorf("reading rmem_max/wmem_max in %s: unexpected output %q", ns, out)
+		wmem, err = sysctlInt("net.core.wmem_max")
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w (namespace %s)", err, ns)
 	}
 	return rmem, wmem, nil
 }
@@ -417,12 +422,8 @@ func Open(ctx context.Context, name string) (*Lab, error) {
 			l.cfg.Lines++
 		}
 	}
-	if out, err := run(ctx, "", ip, "netns", "exec", name+"-pub", "cat", "/proc/sys/net/core/rmem_max", "/proc/sys/net/core/wmem_max"); err == nil {
-		if f := strings.Fields(string(out)); len(f) == 2 {
-			r, _ := strconv.Atoi(f[0])
-			w, _ := strconv.Atoi(f[1])
-			l.bufMax = min(r, w)
-		}
+	if r, w, err := bufMaxIn(name + "-pub"); err == nil {
+		l.bufMax = min(r, w)
 	}
 	l.cfg.BufMax = l.bufMax // what was asked for is not recorded; report what is
 	cfg, err := l.cfg.normalize()
@@ -594,21 +595,17 @@ func (l *Lab) Exec(ctx context.Context, h Host, name string, args ...string) ([]
 
 // raiseHostBufMax raises the root namespace's socket-buffer limits to want
 // where they are lower. It must run in the root namespace, as Up does.
+// procfs reads the limits; it has no writer, so os.WriteFile sets them.
 func raiseHostBufMax(want int) error {
 	for _, name := range []string{"rmem_max", "wmem_max"} {
-		path := "/proc/sys/net/core/" + name
-		b, err := os.ReadFile(path)
+		have, err := sysctlInt("net.core." + name)
 		if err != nil {
-			return fmt.Errorf("lab: reading net.core.%s: %w", name, err)
-		}
-		have, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			return fmt.Errorf("lab: net.core.%s is %q: %w", name, b, err)
+			return err
 		}
 		if have >= want {
 			continue
 		}
-		if err := os.WriteFile(path, []byte(strconv.Itoa(want)), 0o644); err != nil {
+		if err := os.WriteFile("/proc/sys/net/core/"+name, []byte(strconv.Itoa(want)), 0o644); err != nil {
 			return fmt.Errorf("lab: raising net.core.%s from %d to %d: %w", name, have, want, err)
 		}
 	}

@@ -145,12 +145,19 @@ func TestTopology(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "dev eth1") {
 			t.Errorf("%s multicast route: %q %v", h.Name, out, err)
 		}
-		out, err = l.Exec(ctx, h, "cat", "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/core/rmem_max", "/proc/sys/net/core/wmem_max")
-		f := strings.Fields(string(out))
-		if err != nil || len(f) != 3 || f[0] != "0" {
-			t.Errorf("%s sysctls: %q %v", h.Name, out, err)
-		} else if r, _ := strconv.Atoi(f[1]); r < l.BufMax() {
-			t.Errorf("%s rmem_max %d below BufMax() %d", h.Name, r, l.BufMax())
+		var rpFilter, rmem int
+		err = l.InNetns(h, func() error {
+			var err error
+			if rpFilter, err = sysctlInt("net.ipv4.conf.all.rp_filter"); err != nil {
+				return err
+			}
+			rmem, err = sysctlInt("net.core.rmem_max")
+			return err
+		})
+		if err != nil || rpFilter != 0 {
+			t.Errorf("%s sysctls: rp_filter %d, %v", h.Name, rpFilter, err)
+		} else if rmem < l.BufMax() {
+			t.Errorf("%s rmem_max %d below BufMax() %d", h.Name, rmem, l.BufMax())
 		}
 	}
 	// BufMax falls short of the request only where the kernel forbids
@@ -169,6 +176,8 @@ func TestTopology(t *testing.T) {
 		t.Errorf("switch has %d bridges, want 2", len(links))
 	}
 	for _, br := range links {
+		// ip netns exec mounts a /sys of the namespace; a thread that only
+		// entered it (InNetns) would see the root's /sys/class/net.
 		raw, err := runInSwitch(ctx, l, "cat", "/sys/class/net/"+br.IfName+"/bridge/multicast_snooping")
 		if err != nil || strings.TrimSpace(raw) != "0" {
 			t.Errorf("%s multicast_snooping = %q %v, want 0", br.IfName, raw, err)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	feedbusroot "github.com/feedbus/feedbus"
 	"io"
 	"math"
 	"os"
@@ -15,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/procfs"
+
+	feedbusroot "github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/bench/lab"
 	"github.com/feedbus/feedbus/internal/latency"
 	"github.com/feedbus/feedbus/internal/summary"
@@ -68,6 +69,7 @@ type spec struct {
 	codec    string // feedbus: none, s2 or zstd (zstd with the trained dictionary)
 	pgmRate  int    // PGM rate limit in kbit/s for feedbus and bare; 0 = feedbus's default
 	auth     bool   // feedbus: --auth-key on both sides
+	metrics  bool   // feedbus: --metrics on both sides, each scraped every second
 	hlog     string // if set, the subscriber writes its latency interval log here
 	// lowLatency: tuned is tuned for latency rather than throughput.
 	lowLatency bool
@@ -91,6 +93,9 @@ func (sp spec) String() string {
 	}
 	if sp.auth {
 		s += " auth-key"
+	}
+	if sp.metrics {
+		s += " metrics"
 	}
 	if sp.lowLatency {
 		s += " (for latency)"
@@ -142,6 +147,9 @@ type sample struct {
 	// txBytes is what the publisher's lab NIC sent (/proc/net/dev), all
 	// headers, repairs and heartbeats included.
 	txBytes uint64
+	// scrapes of feedpub's and feedsub's /metrics that were answered and
+	// that failed, in a --metrics run.
+	scrapes, scrapeFailures int
 
 	cmds []string // subscriber and publisher command lines
 }
@@ -286,6 +294,10 @@ func (b *bench) plan(sp spec, out string) plan {
 		pubArgs = append(pubArgs, "--auth-key", b.keys)
 		subArgs = append(subArgs, "--auth-key", b.keys)
 	}
+	if sp.metrics {
+		pubArgs = append(pubArgs, "--metrics", metricsAddr)
+		subArgs = append(subArgs, "--metrics", metricsAddr)
+	}
 	if sp.sys == tuned {
 		pub, sub := tunedFlags(sp.lowLatency, runtime.NumCPU())
 		pubArgs, subArgs = append(pubArgs, pub...), append(subArgs, sub...)
@@ -348,25 +360,21 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 	if b.cfg.verbose {
 		echo = b.stderr
 	}
-	busyBefore, err := machineBusy(ctx, pause)
+	busyBefore, err := machineBusy(ctx, b.proc, pause)
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
-	pubUDP0, err := udpCounters(ctx, b.lab, pubHost)
+	pubNet0, err := readHost(ctx, b.lab, pubHost)
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
-	subUDP0, err := udpCounters(ctx, b.lab, subHost)
+	subNet0, err := readHost(ctx, b.lab, subHost)
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
-	backlog0, err := backlogDrops()
+	backlog0, err := backlogDrops(b.proc)
 	if err != nil {
 		return sample{}, err
-	}
-	tx0, err := nicTxBytes(ctx, b.lab, pubHost)
-	if err != nil {
-		return sample{}, interrupted(parent, err)
 	}
 	sub, err := start(ctx, b.lab, subHost, p.subDesc, p.joined, echo, filepath.Join(b.bin, p.subBin), p.subArgs...)
 	if err == nil && sp.sys.isFeedbus() {
@@ -386,6 +394,10 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 		sub.wait()
 		return sample{}, interrupted(parent, err)
 	}
+	var scrapers []*scraper
+	if sp.metrics {
+		scrapers = []*scraper{b.scrape(ctx, subHost, sub), b.scrape(ctx, pubHost, pub)}
+	}
 	// Sample CPU use over the middle 80% of the data phase.
 	during := make(chan window, 1)
 	go func() {
@@ -393,7 +405,7 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(warmup + sp.duration/10):
-			w = sampleWindow(ctx, pub, sub, sp.duration*8/10)
+			w = sampleWindow(ctx, b.proc, pub, sub, sp.duration*8/10)
 		}
 		during <- w
 	}()
@@ -413,29 +425,33 @@ func (b *bench) measure(parent context.Context, sp spec) (sample, error) {
 		return sample{}, interrupted(parent, fmt.Errorf("did not finish within %v: %w", limit, ctx.Err()))
 	}
 	w := <-during
-	pubUDP, err := udpCounters(ctx, b.lab, pubHost)
+	pubNet, err := readHost(ctx, b.lab, pubHost)
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
-	subUDP, err := udpCounters(ctx, b.lab, subHost)
+	subNet, err := readHost(ctx, b.lab, subHost)
 	if err != nil {
 		return sample{}, interrupted(parent, err)
 	}
-	backlog, err := backlogDrops()
+	backlog, err := backlogDrops(b.proc)
 	if err != nil {
 		return sample{}, err
 	}
-	tx, err := nicTxBytes(ctx, b.lab, pubHost)
-	if err != nil {
-		return sample{}, interrupted(parent, err)
-	}
 
+	pubUDP, subUDP := pubNet.udp.minus(pubNet0.udp), subNet.udp.minus(subNet0.udp)
 	s := sample{spec: sp, busyBefore: busyBefore, during: w, cmds: cmds,
-		udpOut:          pubUDP["OutDatagrams"] - pubUDP0["OutDatagrams"],
-		udpIn:           subUDP["InDatagrams"] - subUDP0["InDatagrams"],
-		udpRcvbufErrors: subUDP["RcvbufErrors"] - subUDP0["RcvbufErrors"],
+		udpOut:          pubUDP.out,
+		udpIn:           subUDP.in,
+		udpRcvbufErrors: subUDP.rcvbufErrors,
 		backlogDrops:    backlog - backlog0,
-		txBytes:         tx - tx0,
+		txBytes:         pubNet.txBytes - pubNet0.txBytes,
+	}
+	for _, sc := range scrapers {
+		ok, failed, err := sc.result()
+		if err != nil {
+			return sample{}, err
+		}
+		s.scrapes, s.scrapeFailures = s.scrapes+ok, s.scrapeFailures+failed
 	}
 	if sp.sys.isFeedbus() {
 		err = readFeedsub(out, &s, b.stderr)
@@ -505,11 +521,11 @@ type window struct {
 
 // sampleWindow measures CPU use over the next d. It returns a window with
 // secs 0 if a program exited meanwhile or ctx ended.
-func sampleWindow(ctx context.Context, pub, sub *proc, d time.Duration) window {
+func sampleWindow(ctx context.Context, fs procfs.FS, pub, sub *proc, d time.Duration) window {
 	w := window{busy: math.NaN()}
-	busy0, total0, err0 := cpuStat()
-	pub0, err1 := pub.cpu()
-	sub0, err2 := sub.cpu()
+	busy0, total0, err0 := machineCPU(fs)
+	pub0, err1 := pub.cpu(fs)
+	sub0, err2 := sub.cpu(fs)
 	start := time.Now()
 	if err0 != nil || err1 != nil || err2 != nil {
 		return w
@@ -519,22 +535,22 @@ func sampleWindow(ctx context.Context, pub, sub *proc, d time.Duration) window {
 		return w
 	case <-time.After(d):
 	}
-	busy1, total1, err0 := cpuStat()
-	pub1, err1 := pub.cpu()
-	sub1, err2 := sub.cpu()
+	busy1, total1, err0 := machineCPU(fs)
+	pub1, err1 := pub.cpu(fs)
+	sub1, err2 := sub.cpu(fs)
 	if err0 != nil || err1 != nil || err2 != nil || total1 <= total0 {
 		return w
 	}
 	w.secs = time.Since(start).Seconds()
-	w.busy = float64(busy1-busy0) / float64(total1-total0)
+	w.busy = (busy1 - busy0) / (total1 - total0)
 	w.pub, w.sub = pub1.minus(pub0), sub1.minus(sub0)
 	return w
 }
 
 // machineBusy returns the share of all CPUs that was in use (not idle or
 // waiting for I/O) over the next d, from /proc/stat.
-func machineBusy(ctx context.Context, d time.Duration) (float64, error) {
-	busy0, total0, err := cpuStat()
+func machineBusy(ctx context.Context, fs procfs.FS, d time.Duration) (float64, error) {
+	busy0, total0, err := machineCPU(fs)
 	if err != nil {
 		return 0, err
 	}
@@ -543,68 +559,14 @@ func machineBusy(ctx context.Context, d time.Duration) (float64, error) {
 		return 0, ctx.Err()
 	case <-time.After(d):
 	}
-	busy1, total1, err := cpuStat()
+	busy1, total1, err := machineCPU(fs)
 	if err != nil {
 		return 0, err
 	}
 	if total1 <= total0 {
 		return 0, nil
 	}
-	return float64(busy1-busy0) / float64(total1-total0), nil
-}
-
-// cpuStat reads the machine's busy and total CPU time, in ticks, from the
-// "cpu" line of /proc/stat: user nice system idle iowait irq softirq steal.
-func cpuStat() (busy, total uint64, err error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, fmt.Errorf("unexpected /proc/stat line %q", line)
-	}
-	for i, v := range f[1:9] {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("unexpected /proc/stat line %q", line)
-		}
-		total += n
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
-		}
-	}
-	return busy, total, nil
-}
-
-// backlogDrops sums the second column of /proc/net/softnet_stat (packets
-// dropped for a full per-CPU input queue, hex) over all CPUs. The counters
-// are the machine's, the same in every namespace; feedbench only reads them.
-func backlogDrops() (uint64, error) {
-	f, err := os.Open("/proc/net/softnet_stat")
-	if err != nil {
-		return 0, fmt.Errorf("softnet_stat: %w", err)
-	}
-	defer f.Close()
-	return parseSoftnet(f)
-}
-
-func parseSoftnet(r io.Reader) (uint64, error) {
-	var total uint64
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		n, err := strconv.ParseUint(f[1], 16, 64)
-		if err != nil {
-			return 0, fmt.Errorf("softnet_stat line %q: %w", sc.Text(), err)
-		}
-		total += n
-	}
-	return total, sc.Err()
+	return (busy1 - busy0) / (total1 - total0), nil
 }
 
 // interrupted returns a plain "interrupted" if ctx was cancelled (by a
@@ -615,60 +577,6 @@ func interrupted(ctx context.Context, err error) error {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
 	return err
-}
-
-// udpCounters reads the Udp counters of /proc/net/snmp in h's namespace.
-func udpCounters(ctx context.Context, l *lab.Lab, h lab.Host) (map[string]uint64, error) {
-	out, err := l.Exec(ctx, h, "cat", "/proc/net/snmp")
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Udp:" {
-			continue
-		}
-		if names == nil {
-			names = f[1:]
-			continue
-		}
-		m := map[string]uint64{}
-		for i, v := range f[1:] {
-			if i < len(names) {
-				m[names[i]], _ = strconv.ParseUint(v, 10, 64)
-			}
-		}
-		return m, nil
-	}
-	return nil, fmt.Errorf("no Udp counters in /proc/net/snmp of %s", h.Name)
-}
-
-// nicTxBytes reads the bytes h's line A NIC has sent, from /proc/net/dev
-// in h's namespace.
-func nicTxBytes(ctx context.Context, l *lab.Lab, h lab.Host) (uint64, error) {
-	out, err := l.Exec(ctx, h, "cat", "/proc/net/dev")
-	if err != nil {
-		return 0, err
-	}
-	return parseNetDev(string(out), h.NICs[0].Name)
-}
-
-// parseNetDev returns nic's transmitted bytes from /proc/net/dev: after
-// "nic:", 8 receive counters, then the transmitted bytes.
-func parseNetDev(dev, nic string) (uint64, error) {
-	for _, line := range strings.Split(dev, "\n") {
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok || strings.TrimSpace(name) != nic {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) < 9 {
-			break
-		}
-		return strconv.ParseUint(f[8], 10, 64)
-	}
-	return 0, fmt.Errorf("no %s in /proc/net/dev", nic)
 }
 
 // wireMbit is the average rate at which the publisher's NIC sent during

@@ -7,21 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/feedbus/feedbus/bench/lab"
 )
-
-// clockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
-// Linux fixes it at 100 on every architecture Go supports.
-const clockTick = 10 * time.Millisecond
 
 // proc is a program running in a lab host. Its stderr is kept (and echoed
 // with -v).
@@ -40,12 +35,6 @@ type proc struct {
 	mu        sync.Mutex
 	stderr    []string
 	readyOnce sync.Once
-}
-
-// thread is one thread's CPU time so far.
-type thread struct {
-	name  string
-	ticks int64 // utime + stime
 }
 
 // cpuTime is a program's CPU time split into its ZeroMQ I/O thread(s) and
@@ -155,51 +144,11 @@ func (p *proc) line(prefix string) string {
 }
 
 // cpu returns the CPU time the program's threads have used so far, by kind
-// of thread. libzmq names its I/O threads "ZMQbg/IO/<n>".
-func (p *proc) cpu() (cpuTime, error) {
-	dir := filepath.Join("/proc", strconv.Itoa(p.pid), "task")
-	entries, err := os.ReadDir(dir)
+// of thread.
+func (p *proc) cpu(fs procfs.FS) (cpuTime, error) {
+	c, err := threadsCPU(fs, p.pid)
 	if err != nil {
 		return cpuTime{}, fmt.Errorf("%s: CPU time: %w", p.desc, err)
 	}
-	var c cpuTime
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
-		if err != nil {
-			continue // the thread has exited
-		}
-		t, ok := parseStat(string(b))
-		if !ok {
-			continue
-		}
-		d := time.Duration(t.ticks) * clockTick
-		switch {
-		case strings.HasPrefix(t.name, "ZMQbg/IO"):
-			c.io += d
-		case strings.HasPrefix(t.name, "ZMQbg/"): // the reaper: idle
-		default:
-			c.app += d
-		}
-	}
 	return c, nil
-}
-
-// parseStat reads the name, utime and stime out of /proc/<pid>/task/<tid>/stat:
-// "tid (name) state ppid ... utime stime ...", utime and stime being fields
-// 14 and 15, and name possibly holding spaces and parentheses.
-func parseStat(s string) (thread, bool) {
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open {
-		return thread{}, false
-	}
-	f := strings.Fields(s[end+1:]) // f[0] is field 3, the state
-	if len(f) < 13 {
-		return thread{}, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return thread{}, false
-	}
-	return thread{name: s[open+1 : end], ticks: utime + stime}, true
 }

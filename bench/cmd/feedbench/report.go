@@ -19,6 +19,7 @@ import (
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/internal/latency"
 	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/procfs"
 )
 
 // machine describes where the numbers were taken.
@@ -31,18 +32,13 @@ type machine struct {
 	bufMax    int // the lab's effective rmem_max/wmem_max
 }
 
-func describeMachine() machine {
+func describeMachine(proc procfs.FS) machine {
 	m := machine{nproc: runtime.NumCPU(), cpu: "unknown CPU", kernel: "unknown", goVersion: runtime.Version()}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
+	if cpus, err := proc.CPUInfo(); err == nil && len(cpus) > 0 && cpus[0].ModelName != "" {
+		m.cpu = cpus[0].ModelName
 	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.kernel = strings.TrimSpace(string(b))
+	if release, err := proc.SysctlStrings("kernel.osrelease"); err == nil && len(release) > 0 {
+		m.kernel = strings.Join(release, " ")
 	}
 	major, minor, patch := zmq.Version()
 	m.zmq = fmt.Sprintf("%d.%d.%d", major, minor, patch)
@@ -99,6 +95,7 @@ func (r *results) render(link string) string {
 	r.latencySection(p, link)
 	r.compression(p)
 	r.authTable(p)
+	r.metricsTable(p)
 	p("### Observations (generated from the numbers above)\n\n")
 	for _, o := range r.observations() {
 		p("- %s\n", o)
@@ -771,6 +768,9 @@ func (r *results) allSamples() []sample {
 	}
 	for _, a := range r.auth {
 		add(a.r)
+	}
+	for _, m := range r.metrics {
+		add(m.r)
 	}
 	return out
 }

@@ -129,17 +129,6 @@ func TestParseSent(t *testing.T) {
 	}
 }
 
-func TestParseSoftnet(t *testing.T) {
-	in := "0001a2b3 00000010 00000000 00000000\n00000001 0000000a 00000000 00000000\n"
-	n, err := parseSoftnet(strings.NewReader(in))
-	if err != nil || n != 26 {
-		t.Fatalf("parseSoftnet = %d, %v; want 26", n, err)
-	}
-	if _, err := parseSoftnet(strings.NewReader("1 zz\n")); err == nil {
-		t.Errorf("no error for a bad line")
-	}
-}
-
 // fakeResults is a complete suite's results, made up.
 func fakeResults(t *testing.T) *results {
 	t.Helper()
@@ -270,21 +259,6 @@ func TestDiagnoseNamesTheBottleneck(t *testing.T) {
 	s.spec.sys, s.spec.rate, s.sent = wire, 300_000, 500_000
 	if d := diagnose(s); !strings.Contains(d, "could not keep the pace") || strings.Contains(d, "ZMQ_RATE") {
 		t.Errorf("wire: %s", d)
-	}
-}
-
-func TestParseNetDev(t *testing.T) {
-	dev := `Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
-  eth1:    2646      49    0    0    0     0          0         0 23270938   46113    0    0    0     0       0          0
-`
-	n, err := parseNetDev(dev, "eth1")
-	if err != nil || n != 23270938 {
-		t.Fatalf("parseNetDev = %d, %v; want 23270938", n, err)
-	}
-	if _, err := parseNetDev(dev, "eth2"); err == nil {
-		t.Errorf("no error for a missing NIC")
 	}
 }
 

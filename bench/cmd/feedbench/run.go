@@ -18,6 +18,7 @@ import (
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/internal/cli"
 	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/procfs"
 )
 
 // The lab feedbench builds for itself; its own Name and Net keep it apart
@@ -56,6 +57,8 @@ type config struct {
 	verbose     bool
 	authReps    int      // alternated searches without and with --auth-key
 	authOnly    bool     // only the authentication comparison, printed, not written
+	metricsReps int      // alternated searches without and with --metrics
+	metricsOnly bool     // only the --metrics comparison, printed, not written
 	args        []string // the command line, for the report
 }
 
@@ -96,12 +99,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.latDuration, "latency-duration", 4*time.Second, "how long the publisher sends in each latency run")
 	fs.IntVar(&c.latReps, "latency-reps", 3, "runs of each system at 10k msg/s, alternating; the acceptance check takes the median")
 	fs.IntVar(&c.pgmLimit, "pgm-limit", 20_000, "the binding PGM rate limit (kbit/s) under which compression is compared")
-	fs.BoolVar(&c.short, "short", false, "quick end-to-end check for CI: -size 64 -duration 1s -iterations 1 -confirm 1 -latency-duration 1500ms -latency-reps 1 -auth-reps 1 unless given")
+	fs.BoolVar(&c.short, "short", false, "quick end-to-end check for CI: -size 64 -duration 1s -iterations 1 -confirm 1 -latency-duration 1500ms -latency-reps 1 -auth-reps 1 -metrics-reps 1 unless given")
 	fs.StringVar(&c.out, "out", "", "also write the report into this markdown file, between its feedbench markers (the file is created if missing)")
 	fs.StringVar(&c.plots, "plots", "", "directory for the PNG plots and .hlog interval logs (default: results/ beside -out, else a new temporary directory)")
 	fs.BoolVar(&c.verbose, "v", false, "echo the programs' stderr")
 	fs.BoolVar(&c.authOnly, "auth-only", false, "run only the --auth-key comparison (64 B, alternated -auth-reps times) and print its table; -out is not updated")
 	fs.IntVar(&c.authReps, "auth-reps", 2, "searches of feedbus 64 B without and with --auth-key, alternating")
+	fs.BoolVar(&c.metricsOnly, "metrics-only", false, "run only the --metrics comparison (64 B, both programs scraped every second, alternated -metrics-reps times) and print its table; -out is not updated")
+	fs.IntVar(&c.metricsReps, "metrics-reps", 2, "searches of feedbus 64 B without and with --metrics (and a scrape each second), alternating")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage (in bench/): go run ./cmd/feedbench [-short] [-out RESULTS.md] [-plots DIR] [flags]\n\n"+
 			"Builds feedpub, feedsub, barepair and udpwire, brings up lab %q (net %d, one subscriber) and runs the\n"+
@@ -123,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			"latency-duration": func() { c.latDuration = 1500 * time.Millisecond },
 			"latency-reps":     func() { c.latReps = 1 },
 			"auth-reps":        func() { c.authReps = 1 },
+			"metrics-reps":     func() { c.metricsReps = 1 },
 		} {
 			if !set[name] {
 				apply()
@@ -132,10 +138,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	switch {
 	case c.duration < 500*time.Millisecond || c.latDuration < 500*time.Millisecond:
 		return nil, cli.Usagef("-duration %v, -latency-duration %v: want at least 500ms", c.duration, c.latDuration)
-	case c.iterations < 1 || c.latReps < 1 || c.authReps < 1 || c.confirm < 1:
-		return nil, cli.Usagef("-iterations %d, -latency-reps %d, -auth-reps %d and -confirm %d must be at least 1", c.iterations, c.latReps, c.authReps, c.confirm)
+	case c.iterations < 1 || c.latReps < 1 || c.authReps < 1 || c.metricsReps < 1 || c.confirm < 1:
+		return nil, cli.Usagef("-iterations %d, -latency-reps %d, -auth-reps %d, -metrics-reps %d and -confirm %d must be at least 1", c.iterations, c.latReps, c.authReps, c.metricsReps, c.confirm)
 	case c.authOnly && c.out != "":
 		return nil, cli.Usagef("-auth-only prints its table: it does not update -out")
+	case c.metricsOnly && c.out != "":
+		return nil, cli.Usagef("-metrics-only prints its table: it does not update -out")
 	case c.pgmLimit < 100:
 		return nil, cli.Usagef("-pgm-limit %d: want at least 100 kbit/s", c.pgmLimit)
 	case !slices.Contains(c.sizes, latencySize):
@@ -161,7 +169,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return errors.New("libzmq was built without PGM support; install one built --with-pgm (Debian's is)")
 	}
 	began := time.Now()
-	res := &results{machine: describeMachine(), cfg: c, date: began.UTC()}
+	proc, err := procfs.NewDefaultFS()
+	if err != nil {
+		return fmt.Errorf("reading /proc: %w", err)
+	}
+	res := &results{machine: describeMachine(proc), cfg: c, date: began.UTC()}
 
 	tmp, err := os.MkdirTemp("", "feedbench-")
 	if err != nil {
@@ -175,7 +187,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := build(ctx, tmp); err != nil {
 		return err
 	}
-	b := &bench{cfg: c, bin: tmp, tmp: tmp, dict: filepath.Join(tmp, fmt.Sprintf("zstd-%dB.dict", latencySize)), stderr: stderr}
+	b := &bench{cfg: c, bin: tmp, tmp: tmp, dict: filepath.Join(tmp, fmt.Sprintf("zstd-%dB.dict", latencySize)), proc: proc, stderr: stderr}
 	if b.keys, err = writeKeys(tmp); err != nil {
 		return err
 	}
@@ -195,12 +207,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}()
 	res.machine.bufMax = l.BufMax()
 	b.lab = l
-	if c.authOnly {
-		if err := b.authSection(ctx, res); err != nil {
-			return err
+	if c.authOnly || c.metricsOnly {
+		if c.authOnly {
+			if err := b.authSection(ctx, res); err != nil {
+				return err
+			}
+		}
+		if c.metricsOnly {
+			if err := b.metricsSection(ctx, res); err != nil {
+				return err
+			}
 		}
 		var out strings.Builder
-		res.authTable(func(format string, args ...any) { fmt.Fprintf(&out, format, args...) })
+		p := func(format string, args ...any) { fmt.Fprintf(&out, format, args...) }
+		res.authTable(p)
+		res.metricsTable(p)
 		_, err := io.WriteString(stdout, out.String())
 		return err
 	}

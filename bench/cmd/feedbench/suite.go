@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/feedbus/feedbus/bench/lab"
 )
 
@@ -31,10 +33,11 @@ var codecs = []string{"none", "s2", "zstd"}
 type bench struct {
 	cfg    *config
 	lab    *lab.Lab
-	bin    string // directory of the built programs
-	tmp    string // where subscribers write their JSON
-	dict   string // the zstd dictionary
-	keys   string // the group key file of the --auth-key runs
+	proc   procfs.FS // the machine's /proc, for CPU time and softnet drops
+	bin    string    // directory of the built programs
+	tmp    string    // where subscribers write their JSON
+	dict   string    // the zstd dictionary
+	keys   string    // the group key file of the --auth-key runs
 	stderr io.Writer
 	seq    int      // measurements so far, for file names
 	notes  []string // retries and other things the report must say
@@ -56,6 +59,9 @@ type results struct {
 	// auth are the alternated searches of feedbus 64 B without and with
 	// --auth-key, in run order.
 	auth []authRun
+	// metrics are the alternated searches of feedbus 64 B without and with
+	// --metrics and a scrape each second, in run order.
+	metrics []metricsRun
 
 	plotsDir string
 	hlogs    []string // paths, in run order
@@ -141,6 +147,9 @@ func (b *bench) suite(ctx context.Context, res *results) error {
 	}
 
 	if err := b.authSection(ctx, res); err != nil {
+		return err
+	}
+	if err := b.metricsSection(ctx, res); err != nil {
 		return err
 	}
 
