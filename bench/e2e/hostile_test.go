@@ -2,14 +2,16 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/feedbus/feedbus/bench/lab"
+	"github.com/feedbus/feedbus/internal/metricstest"
 	"github.com/feedbus/feedbus/internal/summary"
 )
 
@@ -29,42 +31,46 @@ func TestHostileSender(t *testing.T) {
 		attack string
 		auth   bool
 		check  func(s *summary.Summary) (uint64, string)
+		udp    bool // on udp:// lines instead of EPGM
 	}{
-		{"none", false, func(s *summary.Summary) (uint64, string) { return 1, "nothing" }}, // the yardstick for latency
-		{"stream", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
-		{"session", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
-		{"ahead", false, func(s *summary.Summary) (uint64, string) { return s.Implausible, "implausible" }},
+		{"none", false, func(s *summary.Summary) (uint64, string) { return 1, "nothing" }, false}, // the yardstick for latency
+		{"stream", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }, false},
+		{"session", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }, false},
+		{"ahead", false, func(s *summary.Summary) (uint64, string) { return s.Implausible, "implausible" }, false},
 		// Frames at the feed's own next numbers win them: without a key
 		// they are seen (the real copies conflict), not refused.
-		{"next", false, func(s *summary.Summary) (uint64, string) { return s.Conflicts, "conflicts" }},
-		{"bomb", false, func(s *summary.Summary) (uint64, string) { return s.Malformed, "malformed" }},
-		{"symbols", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }},
-		{"stream", true, authFailed},
-		{"session", true, authFailed},
-		{"ahead", true, authFailed},
-		{"next", true, authFailed},
-		{"bomb", true, authFailed},
+		{"next", false, func(s *summary.Summary) (uint64, string) { return s.Conflicts, "conflicts" }, false},
+		{"bomb", false, func(s *summary.Summary) (uint64, string) { return s.Malformed, "malformed" }, false},
+		{"symbols", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }, false},
+		{"stream", true, authFailed, false},
+		{"session", true, authFailed, false},
+		{"ahead", true, authFailed, false},
+		{"next", true, authFailed, false},
+		{"bomb", true, authFailed, false},
+		// The same on udp:// lines, where nothing stands between the
+		// group and the receive loop.
+		{"session", false, func(s *summary.Summary) (uint64, string) { return s.Lines[0].Foreign, "foreign" }, true},
+		{"next", false, func(s *summary.Summary) (uint64, string) { return s.Conflicts, "conflicts" }, true},
+		{"next", true, authFailed, true},
+		{"session", true, authFailed, true},
 	} {
 		name := tc.attack
 		var keyArgs []string
 		if tc.auth {
 			name, keyArgs = tc.attack+"/auth-key", []string{"--auth-key", keyFile}
 		}
+		lines := bothLines(l, 6450+2*i)
+		if tc.udp {
+			name = "udp/" + name
+			lines = []string{endpoint(l, "udp", 0, 6450+2*i), endpoint(l, "udp", 1, 6451+2*i)}
+		}
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			lines := bothLines(l, 6450+2*i)
 			victim := startSub(t, ctx, l, l.Subs()[0], lines, append([]string{"--count", strconv.Itoa(count), "--idle", "15s", "--books", "1000"}, keyArgs...)...)
 			pub := start(t, "feedpub", l.Command(ctx, l.Pub(), bin.feedpub, append([]string{"--line", lines[0], "--line", lines[1],
-				"--rate", strconv.Itoa(rate), "--count", strconv.Itoa(count), "--warmup", "1s", "--linger", "1s"}, keyArgs...)...))
-			var session string
-			pub.waitFor(t, 10*time.Second, "the session id", func(s string) bool {
-				m := regexp.MustCompile(`session ([0-9a-f]{16})`).FindStringSubmatch(s)
-				if m != nil {
-					session = m[1]
-				}
-				return m != nil
-			})
+				"--rate", strconv.Itoa(rate), "--count", strconv.Itoa(count), "--warmup", "1s", "--linger", "1s", "--metrics", pubMetrics}, keyArgs...)...))
+			session := pubSession(t, l, pub)
 			// The forger sends for about two seconds while the feed runs:
 			// against a quiet feed, without --auth-key, a forged fresh
 			// session can take a subscriber over (see the README).
@@ -118,4 +124,36 @@ func TestHostileSender(t *testing.T) {
 			t.Logf("%s: %d %s; received %d, gaps %d; latency p50 %.0fµs p99 %.0fµs", name, n, what, s.Received, s.Gaps, s.LatencyUS.P50, s.LatencyUS.P99)
 		})
 	}
+}
+
+// pubMetrics is where feedpub serves its metrics, inside the publisher's
+// namespace.
+const pubMetrics = "127.0.0.1:9465"
+
+// pubSession reads the running feedpub's session id from its metrics
+// (feedbus_pub_info), as an operator's tools would.
+func pubSession(t *testing.T, l *lab.Lab, pub *proc) string {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: l.DialContext(l.Pub())}}
+	defer client.CloseIdleConnections()
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if pub.exited() {
+			t.Fatalf("feedpub exited before it served its session id; stderr:\n%s", pub.stderr())
+		}
+		fams, err := metricstest.ScrapeWith(client, "http://"+pubMetrics+"/metrics")
+		if err != nil {
+			last = err // not listening yet
+			continue
+		}
+		if m, ok := fams.Metric("feedbus_pub_info"); ok {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "session" && lp.GetValue() != "" {
+					return lp.GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no session id in feedpub's metrics within 10s (last error: %v)", last)
+	return ""
 }

@@ -152,6 +152,16 @@ func (w *lockedWriter) Write(b []byte) (int, error) {
 }
 
 func (p *proc) stderr() string { p.mu.Lock(); defer p.mu.Unlock(); return p.errb.String() }
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
 func (p *proc) stdout() string { p.mu.Lock(); defer p.mu.Unlock(); return p.outb.String() }
 
 // waitFor waits until match is true of everything stderr has said so far.

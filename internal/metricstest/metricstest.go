@@ -22,8 +22,12 @@ type Families map[string]*dto.MetricFamily
 var client = &http.Client{Timeout: 10 * time.Second}
 
 // Scrape GETs url and parses the text exposition format.
-func Scrape(url string) (Families, error) {
-	resp, err := client.Get(url)
+func Scrape(url string) (Families, error) { return ScrapeWith(client, url) }
+
+// ScrapeWith is Scrape with the caller's client (one that dials into a
+// lab host's network namespace, say).
+func ScrapeWith(c *http.Client, url string) (Families, error) {
+	resp, err := c.Get(url)
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
