@@ -28,15 +28,25 @@ const (
 	feedbus system = "feedbus" // feedpub -> feedsub, defaults, EPGM lines
 	tuned   system = "tuned"   // feedpub -> feedsub, tuned as the README says (tunedFlags)
 	udp     system = "udp"     // feedpub -> feedsub, defaults, udp:// lines
-	bare    system = "bare"    // barepair pub -> barepair sub
-	wire    system = "wire"    // udpwire send -> udpwire recv
+	// udpTuned is udp tuned for latency as the README says (latencyFlags);
+	// it runs in the latency section only: on udp:// lines a frame is a
+	// datagram, so the throughput tuning (larger frames) does not apply.
+	udpTuned system = "udp-tuned"
+	bare     system = "bare" // barepair pub -> barepair sub
+	wire     system = "wire" // udpwire send -> udpwire recv
 )
 
 // systems in the order the report lists them.
 var systems = []system{feedbus, tuned, udp, bare, wire}
 
+// latencySystems are the systems of the latency section, in its order.
+var latencySystems = []system{feedbus, tuned, udp, udpTuned, bare, wire}
+
 // isFeedbus says whether s runs feedpub and feedsub.
-func (s system) isFeedbus() bool { return s == feedbus || s == tuned || s == udp }
+func (s system) isFeedbus() bool { return s == feedbus || s == tuned || s == udp || s == udpTuned }
+
+// isUDP says whether s runs feedbus over udp:// lines.
+func (s system) isUDP() bool { return s == udp || s == udpTuned }
 
 func (s system) title() string {
 	switch s {
@@ -44,6 +54,8 @@ func (s system) title() string {
 		return "feedbus tuned"
 	case udp:
 		return "feedbus udp://"
+	case udpTuned:
+		return "feedbus udp:// tuned"
 	case bare:
 		return "bare pair"
 	case wire:
@@ -232,7 +244,7 @@ type plan struct {
 func (b *bench) plan(sp spec, out string) plan {
 	pubHost, subHost := b.lab.Pub(), b.lab.Subs()[0]
 	scheme := "epgm"
-	if sp.sys == udp {
+	if sp.sys.isUDP() {
 		scheme = "udp"
 	}
 	pubEP, subEP := b.lab.Endpoint(scheme, pubHost, 0), b.lab.Endpoint(scheme, subHost, 0)
@@ -298,8 +310,12 @@ func (b *bench) plan(sp spec, out string) plan {
 		pubArgs = append(pubArgs, "--metrics", metricsAddr)
 		subArgs = append(subArgs, "--metrics", metricsAddr)
 	}
-	if sp.sys == tuned {
+	switch sp.sys {
+	case tuned:
 		pub, sub := tunedFlags(sp.lowLatency, runtime.NumCPU())
+		pubArgs, subArgs = append(pubArgs, pub...), append(subArgs, sub...)
+	case udpTuned:
+		pub, sub := latencyFlags(runtime.NumCPU())
 		pubArgs, subArgs = append(pubArgs, pub...), append(subArgs, sub...)
 	}
 	return plan{
@@ -335,10 +351,18 @@ func tunedFlags(lowLatency bool, cpus int) (pub, sub []string) {
 	if !lowLatency {
 		return pub, nil
 	}
+	lp, sub := latencyFlags(cpus)
+	return append(pub, lp...), sub
+}
+
+// latencyFlags are the latency tuning alone, for any lines: a busy-polling
+// receive loop alone on the last CPU, and every other hot thread of both
+// sides (I/O or udp:// receive threads, workers) on CPU 0.
+func latencyFlags(cpus int) (pub, sub []string) {
 	sub = []string{"--spin", tunedSpin.String()}
 	if cpus >= 2 {
 		last := strconv.Itoa(cpus - 1)
-		pub = append(pub, "--pin-io", "0", "--pin-recv", "0")
+		pub = []string{"--pin-io", "0", "--pin-recv", "0"}
 		sub = append(sub, "--pin-recv", last, "--pin-io", "0", "--pin-workers", "0")
 	}
 	return pub, sub

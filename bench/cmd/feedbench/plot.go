@@ -113,8 +113,10 @@ var seriesStyle = map[int]struct {
 }{
 	0: {color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, []vg.Length{vg.Points(4), vg.Points(2), vg.Points(1), vg.Points(2)}}, // feedbus: orange, dash-dot
 	1: {color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, nil},                                                                 // feedbus tuned: red, solid
-	2: {color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}},                             // bare: blue, dashed
-	3: {color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}},                             // wire: green, dotted
+	2: {color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}, []vg.Length{vg.Points(8), vg.Points(2)}},                             // udp://: brown, long dashes
+	3: {color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, []vg.Length{vg.Points(3), vg.Points(3)}},                             // udp:// tuned: purple, short dashes
+	4: {color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}},                             // bare: blue, dashed
+	5: {color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}},                             // wire: green, dotted
 }
 
 // plotLatency draws the percentile distributions of ss into a PNG at path.
@@ -163,7 +165,7 @@ func plotLatency(path, title string, ss []series) error {
 func drawPlots(res *results) error {
 	for _, label := range latencyLabels() {
 		var ss []series
-		for _, sys := range systems {
+		for _, sys := range latencySystems {
 			runs := res.latencyRuns(label, sys)
 			if len(runs) == 0 {
 				continue

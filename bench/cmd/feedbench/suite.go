@@ -119,9 +119,12 @@ func (b *bench) suite(ctx context.Context, res *results) error {
 			reps = c.latReps
 		}
 		for rep := 1; rep <= reps; rep++ {
-			for _, sys := range systems {
+			for _, sys := range latencySystems {
 				rate := labelRate(label)
 				if label == "max" {
+					if sys == udpTuned {
+						continue // its throughput is udp's: no tuning of its own
+					}
 					rate = res.sweep[latencySize][sys].rate()
 				}
 				if rate <= 0 {
@@ -130,7 +133,7 @@ func (b *bench) suite(ctx context.Context, res *results) error {
 				}
 				sp := spec{sys: sys, size: latencySize, rate: rate, duration: c.latDuration,
 					hlog:       filepath.Join(res.plotsDir, hlogName(label, sys, rep, reps)),
-					lowLatency: sys == tuned && label != "max"}
+					lowLatency: (sys == tuned || sys == udpTuned) && label != "max"}
 				fmt.Fprintf(b.stderr, "feedbench: latency %s (run %d of %d)\n", sp, rep, reps)
 				s, err := b.run(ctx, sp)
 				if err != nil {
