@@ -674,7 +674,7 @@ func (r *results) observations() []string {
 			if perFrame <= 1 {
 				how = "feedpub sends one message a frame, like the bare pair"
 			}
-			out = append(out, fmt.Sprintf("%d B: feedbus sustains %s msg/s (%s Mbit/s), %.2f× the bare pair and %.2f× the UDP wire (which sends one datagram a message); %s.",
+			out = append(out, fmt.Sprintf("%d B: feedbus sustains %s msg/s (%s Mbit/s), %.2f× the bare pair and %.2f× the UDP wire (which packs messages into datagrams of the same budget); %s.",
 				size, thousands(f), oneDecimal(mbit(f, size)), f/bb, f/w, how))
 		}
 	}
