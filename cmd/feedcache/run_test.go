@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/metricstest"
+	"github.com/feedbus/feedbus/internal/testio"
 	"github.com/feedbus/feedbus/recovery"
 )
 
@@ -59,24 +58,6 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the run's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // feedcache follows a feed, serves a retransmission, says so on stderr,
 // and writes its final stats at the end.
 func TestRun(t *testing.T) {
@@ -89,7 +70,7 @@ func TestRun(t *testing.T) {
 	defer pub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr, stdout syncBuffer
+	var stderr, stdout testio.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--line", line, "--listen", listen, "--stream", "4", "--status", "20ms", "--json", out, "--metrics", "127.0.0.1:0"}, &stdout, &stderr)

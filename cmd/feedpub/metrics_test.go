@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,25 +16,8 @@ import (
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/metricstest"
 	"github.com/feedbus/feedbus/internal/summary"
+	"github.com/feedbus/feedbus/internal/testio"
 )
-
-// syncBuffer is a bytes.Buffer safe for the run's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // feedpub --metrics counts what it publishes as it goes, and at the end
 // shows the figures of its --json summary: messages, frames, bytes,
@@ -52,7 +33,7 @@ func TestMetricsMatchSummary(t *testing.T) {
 	summaryDone = last.Scrape
 	defer func() { summaryDone = func() {} }()
 
-	var stderr syncBuffer
+	var stderr testio.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(context.Background(), []string{"--line", lines[0], "--line", lines[1], "--input", input, "--rate", "0",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,25 +17,8 @@ import (
 	"github.com/feedbus/feedbus/internal/cli"
 	"github.com/feedbus/feedbus/internal/metricstest"
 	"github.com/feedbus/feedbus/internal/summary"
+	"github.com/feedbus/feedbus/internal/testio"
 )
-
-// syncBuffer is a bytes.Buffer safe for the run's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // scriptedLine sends handmade frames on one line, so the test decides
 // which line brings which frame, and where the feed has a hole.
@@ -123,7 +104,7 @@ func TestMetricsMatchSummary(t *testing.T) {
 	summaryDone = last.Scrape
 	defer func() { summaryDone = func() {} }()
 
-	var stderr syncBuffer
+	var stderr testio.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(context.Background(), []string{
