@@ -9,12 +9,33 @@ import (
 	"path/filepath"
 )
 
-// authRun is one search of feedbus at latencySize, with or without
-// --auth-key.
-type authRun struct {
-	auth bool
-	rep  int
-	r    *searchResult
+// featureRun is one search of feedbus at latencySize, with or without a
+// feature (--auth-key, --metrics).
+type featureRun struct {
+	on  bool
+	rep int
+	r   *searchResult
+}
+
+// alternate searches feedbus's highest sustainable 64-byte rate without
+// and with a feature (set on the spec by with), reps times, each search
+// followed at once by the other, so that both see the same machine.
+func (b *bench) alternate(ctx context.Context, what string, reps int, with func(sp *spec, on bool)) ([]featureRun, error) {
+	var out []featureRun
+	for rep := 1; rep <= reps; rep++ {
+		for _, on := range []bool{false, true} {
+			sp := spec{sys: feedbus, size: latencySize, duration: b.cfg.duration}
+			with(&sp, on)
+			fmt.Fprintf(b.stderr, "feedbench: %s %s (run %d of %d)\n", what, sp, rep, reps)
+			r, err := b.sustainable(ctx, sp, b.cfg.iterations)
+			if err != nil {
+				return out, err
+			}
+			fmt.Fprintf(b.stderr, "feedbench: %s: sustainable %s msg/s\n", sp, thousands(r.rate()))
+			out = append(out, featureRun{on: on, rep: rep, r: r})
+		}
+	}
+	return out, nil
 }
 
 // writeKeys writes a group key file with one fresh key and returns its path.
@@ -31,23 +52,11 @@ func writeKeys(dir string) (string, error) {
 	return path, nil
 }
 
-// authSection searches feedbus's highest sustainable 64-byte rate without
-// and with --auth-key, alternating -auth-reps times, so that both see the
-// same machine.
+// authSection compares the rate without and with --auth-key.
 func (b *bench) authSection(ctx context.Context, res *results) error {
-	for rep := 1; rep <= b.cfg.authReps; rep++ {
-		for _, auth := range []bool{false, true} {
-			sp := spec{sys: feedbus, size: latencySize, duration: b.cfg.duration, auth: auth}
-			fmt.Fprintf(b.stderr, "feedbench: authentication %s (run %d of %d)\n", sp, rep, b.cfg.authReps)
-			r, err := b.sustainable(ctx, sp, b.cfg.iterations)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(b.stderr, "feedbench: %s: sustainable %s msg/s\n", sp, thousands(r.rate()))
-			res.auth = append(res.auth, authRun{auth: auth, rep: rep, r: r})
-		}
-	}
-	return nil
+	runs, err := b.alternate(ctx, "authentication", b.cfg.authReps, func(sp *spec, on bool) { sp.auth = on })
+	res.auth = runs
+	return err
 }
 
 // authTable renders the authentication comparison.

@@ -2,34 +2,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 )
 
-// metricsRun is one search of feedbus at latencySize, with or without
-// --metrics and a scrape each second.
-type metricsRun struct {
-	metrics bool
-	rep     int
-	r       *searchResult
-}
-
-// metricsSection searches feedbus's highest sustainable 64-byte rate
-// without and with --metrics (both programs, each scraped every second),
-// alternating -metrics-reps times, so that both see the same machine.
+// metricsSection compares the rate without and with --metrics on both
+// programs and a scrape of each every second.
 func (b *bench) metricsSection(ctx context.Context, res *results) error {
-	for rep := 1; rep <= b.cfg.metricsReps; rep++ {
-		for _, on := range []bool{false, true} {
-			sp := spec{sys: feedbus, size: latencySize, duration: b.cfg.duration, metrics: on}
-			fmt.Fprintf(b.stderr, "feedbench: metrics %s (run %d of %d)\n", sp, rep, b.cfg.metricsReps)
-			r, err := b.sustainable(ctx, sp, b.cfg.iterations)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(b.stderr, "feedbench: %s: sustainable %s msg/s\n", sp, thousands(r.rate()))
-			res.metrics = append(res.metrics, metricsRun{metrics: on, rep: rep, r: r})
-		}
-	}
-	return nil
+	runs, err := b.alternate(ctx, "metrics", b.cfg.metricsReps, func(sp *spec, on bool) { sp.metrics = on })
+	res.metrics = runs
+	return err
 }
 
 // scrapes sums the answered and failed scrapes over a search's runs.

@@ -43,7 +43,7 @@ func TestMetricsTable(t *testing.T) {
 			during: window{secs: 1, pub: cpuTime{app: 500 * time.Millisecond}, sub: cpuTime{app: 400 * time.Millisecond}}}
 		return &searchResult{base: sp, offered: sample{spec: sp, scrapes: 1}, steps: []step{{sample: s, clean: true, why: "clean"}}, confirm: 1}
 	}
-	res.metrics = []metricsRun{
+	res.metrics = []featureRun{
 		{false, 1, mk(false, 400_000, 0, 0)}, {true, 1, mk(true, 380_000, 9, 1)},
 		{false, 2, mk(false, 400_000, 0, 0)}, {true, 2, mk(true, 400_000, 9, 0)},
 	}

@@ -58,10 +58,10 @@ type results struct {
 	dictBytes    int
 	// auth are the alternated searches of feedbus 64 B without and with
 	// --auth-key, in run order.
-	auth []authRun
+	auth []featureRun
 	// metrics are the alternated searches of feedbus 64 B without and with
 	// --metrics and a scrape each second, in run order.
-	metrics []metricsRun
+	metrics []featureRun
 
 	plotsDir string
 	hlogs    []string // paths, in run order
