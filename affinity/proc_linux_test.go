@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/procfs"
 
 	"github.com/feedbus/feedbus/affinity"
+	"github.com/feedbus/feedbus/internal/proctest"
 )
 
 // fakeProc builds a /proc tree of process 300, whose threads are feedsub's
@@ -15,7 +16,6 @@ import (
 // and a named receive thread, and opens it as procfs does the real one.
 func fakeProc(t *testing.T) procfs.FS {
 	t.Helper()
-	root := t.TempDir()
 	status := func(name, allowed string) string {
 		s := "Name:\t" + name + "\nPid:\t300\nCpus_allowed:\tff\n"
 		if allowed != "" {
@@ -23,7 +23,7 @@ func fakeProc(t *testing.T) procfs.FS {
 		}
 		return s + "voluntary_ctxt_switches:\t7\n"
 	}
-	writeTree(t, root, map[string]string{
+	return proctest.FakeProc(t, map[string]string{
 		"self":                "->300",
 		"300/task/300/comm":   "feedsub\n",
 		"300/task/300/status": status("feedsub", "0-3,8"),
@@ -35,11 +35,6 @@ func fakeProc(t *testing.T) procfs.FS {
 		"300/task/305/status": status("gone", ""),
 		"300/task/306/status": status("wide", "0,4096"),
 	})
-	fs, err := procfs.NewFS(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fs
 }
 
 func TestIOThreadsFixture(t *testing.T) {

@@ -3,32 +3,15 @@ package affinity_test
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/feedbus/feedbus/affinity"
+	"github.com/feedbus/feedbus/internal/proctest"
 )
 
-// writeTree creates files (path → content) under root; a content of
-// "->target" makes a symlink instead.
 func writeTree(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for path, content := range files {
-		full := filepath.Join(root, path)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(content, "->"); ok {
-			if err := os.Symlink(target, full); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	proctest.WriteTree(t, root, files)
 }
 
 // fakeSys builds a sysfs tree of a two-socket host: CPUs 0-7, SMT pairs

@@ -1,34 +1,15 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/feedbus/feedbus/internal/proctest"
 )
 
-// fakeProc writes files (path → content) under a new directory and opens
-// it as procfs opens /proc.
-func fakeProc(t *testing.T, files map[string]string) procfs.FS {
-	t.Helper()
-	root := t.TempDir()
-	for path, content := range files {
-		full := filepath.Join(root, path)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fs, err := procfs.NewFS(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fs
-}
+func fakeProc(t *testing.T, files map[string]string) procfs.FS { return proctest.FakeProc(t, files) }
 
 // threadStat is a /proc/PID/task/TID/stat line of thread comm with utime
 // and stime in ticks.
