@@ -12,6 +12,8 @@ import (
 	"github.com/feedbus/feedbus/auth"
 	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/snail"
+
+	"github.com/feedbus/feedbus/internal/udptest"
 )
 
 // rawLine sends handmade frames on one line, for tests that need what a
@@ -357,7 +359,7 @@ func TestRealJumpResyncs(t *testing.T) {
 // lines and over udp:// lines on the loopback interface.
 func TestAuthRefusesForgeries(t *testing.T) {
 	t.Run("ipc", func(t *testing.T) { authRefusesForgeries(t, ipcLines(t, 2)) })
-	t.Run("udp", func(t *testing.T) { authRefusesForgeries(t, udpLoopLines(2), bus.WithLoopback(true)) })
+	t.Run("udp", func(t *testing.T) { authRefusesForgeries(t, udptest.LoopLines(2), bus.WithLoopback(true)) })
 }
 
 func authRefusesForgeries(t *testing.T, lines []string, sockets ...bus.Option) {

@@ -1,31 +1,20 @@
 package feedbus_test
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/feedbus/feedbus"
 	"github.com/feedbus/feedbus/bus"
-)
 
-// udpLoopLines returns n udp:// lines on the loopback interface, each on
-// a random group and port: traffic that never leaves the host.
-func udpLoopLines(n int) []string {
-	port := 20000 + rand.IntN(20000)
-	var out []string
-	for i := range n {
-		out = append(out, fmt.Sprintf("udp://lo;239.255.%d.%d:%d", 20+i, 1+rand.IntN(250), port+i))
-	}
-	return out
-}
+	"github.com/feedbus/feedbus/internal/udptest"
+)
 
 // A feed over two udp:// lines arrives whole and in order, each message
 // once; the publisher's frames fit one datagram each.
 func TestUDPLinesInOrder(t *testing.T) {
-	lines := udpLoopLines(2)
+	lines := udptest.LoopLines(2)
 	h := &inOrder{}
 	joined := make(chan struct{})
 	sub, err := feedbus.Subscribe(lines, h, feedbus.WithWorkers(1), feedbus.WithEvents(func(e feedbus.Event) {
@@ -83,7 +72,7 @@ func TestUDPLinesInOrder(t *testing.T) {
 // (The gap wait is 100 ms here, not the default 1 ms, so that a busy
 // machine cannot make the late datagram too late.)
 func TestUDPReorderAndGap(t *testing.T) {
-	lines := udpLoopLines(2)
+	lines := udptest.LoopLines(2)
 	h := &inOrder{}
 	sub, err := feedbus.Subscribe(lines, h, feedbus.WithWorkers(1), feedbus.WithGapWait(100*time.Millisecond))
 	if err != nil {

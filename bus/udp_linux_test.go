@@ -2,22 +2,11 @@ package bus
 
 import (
 	"encoding/binary"
-	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
-)
 
-// udpLoopLines returns n udp:// lines on the loopback interface, on a
-// random group and port each: traffic that never leaves the host.
-func udpLoopLines(n int) []string {
-	port := 20000 + rand.IntN(20000)
-	var out []string
-	for i := range n {
-		out = append(out, fmt.Sprintf("udp://lo;239.255.%d.%d:%d", 7+i, 1+rand.IntN(250), port+i))
-	}
-	return out
-}
+	"github.com/feedbus/feedbus/internal/udptest"
+)
 
 // Frames sent on two udp:// lines arrive in order on each, or are counted
 // as dropped by the kernel; corked, they go out in sendmmsg batches (held
@@ -28,7 +17,7 @@ func TestUDPLineLoopback(t *testing.T) {
 }
 
 func udpLoopback(t *testing.T, corked bool) {
-	lines := udpLoopLines(2)
+	lines := udptest.LoopLines(2)
 	sub, err := NewSubscriber(lines)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +115,7 @@ func BenchmarkUDPSend(b *testing.B) {
 			name = "sendmmsg"
 		}
 		b.Run(name, func(b *testing.B) {
-			pub, err := NewPublisher(udpLoopLines(1))
+			pub, err := NewPublisher(udptest.LoopLines(1))
 			if err != nil {
 				b.Fatal(err)
 			}
