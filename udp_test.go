@@ -58,8 +58,19 @@ func TestUDPLinesInOrder(t *testing.T) {
 	if want := seqRange(first, first+n-1); !slices.Equal(h.seqs, want) {
 		t.Errorf("handled %d messages out of order or twice", len(h.seqs))
 	}
-	if s.Gaps != 0 || s.Duplicates != n || s.Lines[0].Won+s.Lines[1].Won != n {
-		t.Errorf("gaps %d duplicates %d won %d+%d; want 0, %d, %d in all", s.Gaps, s.Duplicates, s.Lines[0].Won, s.Lines[1].Won, n, n)
+	if s.Gaps != 0 || s.Lines[0].Won+s.Lines[1].Won != n {
+		t.Errorf("gaps %d won %d+%d; want 0 and %d in all", s.Gaps, s.Lines[0].Won, s.Lines[1].Won, n)
+	}
+	// Each line brought every message, or what it missed the other line
+	// filled: a loaded machine may lose a datagram on loopback (under
+	// -race in CI, line B once missed 160 messages), and the point of two
+	// lines is that the feed does not notice. Every copy is accounted for.
+	if got := s.Lines[0].Received + s.Lines[1].Received; s.Duplicates != got-n || s.Duplicates > n {
+		t.Errorf("duplicates %d, lines brought %d+%d of %d: copies not accounted for", s.Duplicates, s.Lines[0].Received, s.Lines[1].Received, n)
+	}
+	if s.Duplicates != n {
+		t.Logf("a line missed %d messages (kernel drops %d+%d, line gaps %d+%d); the other line had them", n-s.Duplicates,
+			s.Lines[0].KernelDrops, s.Lines[1].KernelDrops, s.Lines[0].Gaps, s.Lines[1].Gaps)
 	}
 	if st := pub.Stats(); st.Frames == 0 || st.WireBytes/st.Frames > bus.DefaultMaxDatagram {
 		t.Errorf("publisher: %d frames of %d bytes on average, want datagrams of at most %d", st.Frames, st.WireBytes/max(st.Frames, 1), bus.DefaultMaxDatagram)
