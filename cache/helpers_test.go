@@ -187,15 +187,25 @@ func (d *dealer) ask(req recovery.Request) uint64 {
 // reply receives and parses one reply, copying its body.
 func (d *dealer) reply() recovery.Reply {
 	d.t.Helper()
-	b, err := d.sock.RecvBytes(0)
+	r, err := d.tryReply()
 	if err != nil {
-		d.t.Fatalf("no reply: %v", err)
-	}
-	var r recovery.Reply
-	if err := recovery.ParseReply(b, &r); err != nil {
-		d.t.Fatalf("reply does not parse: %v", err)
+		d.t.Fatal(err)
 	}
 	return r
+}
+
+// tryReply is reply that returns its failure: no reply within the
+// socket's receive timeout, or one that does not parse.
+func (d *dealer) tryReply() (recovery.Reply, error) {
+	var r recovery.Reply
+	b, err := d.sock.RecvBytes(0)
+	if err != nil {
+		return r, fmt.Errorf("no reply: %w", err)
+	}
+	if err := recovery.ParseReply(b, &r); err != nil {
+		return r, fmt.Errorf("reply does not parse: %w", err)
+	}
+	return r, nil
 }
 
 // until receives replies to id until one ends the request, and returns
