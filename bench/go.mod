@@ -10,8 +10,10 @@ require (
 	github.com/pebbe/zmq4 v1.4.0
 	github.com/prometheus/procfs v0.23.0
 	github.com/prometheus/prometheus v0.316.0
+	github.com/yuin/goldmark v1.8.7
 	golang.org/x/sys v0.49.0
 	gonum.org/v1/plot v0.17.0
+	mvdan.cc/sh/v3 v3.14.1
 )
 
 require (
