@@ -211,11 +211,14 @@ func (g *guard) checkInterface(order binary.ByteOrder, body []byte) error {
 			descr = string(v)
 		case optTsresol:
 			// pcapgo takes 0 for "absent" (microseconds) and divides by
-			// 10^e or 2^e computed in 64 bits, which is 0 past 10^19 and 2^63.
+			// 10^e or 2^e computed in 64 bits, which is 0 past 10^19 and
+			// 2^63. From 2^-10 on it scales by rounded integer factors, so
+			// its times are wrong (by up to 0.46 s, and out of order): such
+			// a file is refused rather than misread.
 			if len(v) != 1 {
 				return fmt.Errorf("if_tsresol of %d bytes", len(v))
 			}
-			if r := v[0]; r == 0 || (r&0x80 == 0 && r > 19) || r&0x7f > 63 {
+			if r := v[0]; r == 0 || (r&0x80 == 0 && r > 19) || (r&0x80 != 0 && r&0x7f >= 10) {
 				return fmt.Errorf("timestamp resolution %#02x not supported", r)
 			}
 		case optTsoffset:

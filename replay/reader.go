@@ -78,10 +78,14 @@ func (r *Reader) Next(rec *Record) error {
 		r.err = r.wrap(err)
 		return r.err
 	}
-	if ci.CaptureLength != ci.Length {
+	switch {
+	case ci.CaptureLength < ci.Length:
 		// A frame cut short (editcap -s, a snap length) cannot be
 		// decoded, and replaying around it would hide what was lost.
 		r.err = formatErr(-1, "frame on line %s cut to %d of its %d bytes", bus.LineName(ci.InterfaceIndex), ci.CaptureLength, ci.Length)
+		return r.err
+	case ci.CaptureLength > ci.Length:
+		r.err = formatErr(-1, "frame on line %s: captured length %d over its original length %d", bus.LineName(ci.InterfaceIndex), ci.CaptureLength, ci.Length)
 		return r.err
 	}
 	if s := ci.Timestamp.Unix(); s < 0 || s > maxUnixSec {

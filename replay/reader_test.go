@@ -56,6 +56,8 @@ func TestReaderRefuses(t *testing.T) {
 		{"huge snap length", newPcapng(le).shb().idb(147, 0xffffffff).bytes(), "snap length 4294967295 over the frame limit"},
 		// pcapgo divides by 2^64 computed in 64 bits: zero.
 		{"resolution 2^-64", newPcapng(le).shb().idb(147, 0, p.opt(9, []byte{0x80 | 64}), p.end()).bytes(), "timestamp resolution 0xc0 not supported"},
+		// pcapgo would misread these: its factors for 2^-10 and finer are rounded.
+		{"resolution 2^-10", newPcapng(le).shb().idb(147, 0, p.opt(9, []byte{0x80 | 10}), p.end()).bytes(), "timestamp resolution 0x8a not supported"},
 		{"resolution 10^-20", newPcapng(le).shb().idb(147, 0, p.opt(9, []byte{20}), p.end()).bytes(), "timestamp resolution 0x14 not supported"},
 		{"resolution 10^0", newPcapng(le).shb().idb(147, 0, p.opt(9, []byte{0}), p.end()).bytes(), "timestamp resolution 0x00 not supported"},
 		{"long if_tsresol", newPcapng(le).shb().idb(147, 0, p.opt(9, []byte{9, 9}), p.end()).bytes(), "if_tsresol of 2 bytes"},
@@ -75,6 +77,7 @@ func TestReaderRefuses(t *testing.T) {
 		{"block length of 4 GiB", resized(0xfffffff0), "enhanced packet block of 4294967280 bytes"},
 		{"trailer differs", withTrailer(good, 12), "ends with length 12"},
 		{"frame cut short", valid().epb(0, ts, wireExample[:10], 62).bytes(), "frame on line A cut to 10 of its 62 bytes"},
+		{"frame longer than its original", valid().epb(0, ts, wireExample, 10).bytes(), "frame on line A: captured length 62 over its original length 10"},
 		{"time past 2262", newPcapng(le).shb().idb(147, 0, p.opt(14, le.AppendUint64(nil, 1<<62)), p.end()).epb(0, ts, wireExample, 62).bytes(), "out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,6 +189,24 @@ func TestReaderOtherWriters(t *testing.T) {
 	for range 2 { // io.EOF, and again
 		if err := r.Next(&rec); err != io.EOF {
 			t.Fatalf("at the end: %v, want io.EOF", err)
+		}
+	}
+}
+
+// TestReaderPowerOfTwoTimes reads times in the power-of-two resolutions
+// the reader takes, 2^0 to 2^-9, exactly.
+func TestReaderPowerOfTwoTimes(t *testing.T) {
+	le := newPcapng(binary.LittleEndian)
+	const sec, frac = 1_767_225_600, 3 // a time and a fraction of a second, frac / 2^e
+	for e := range 10 {
+		p := newPcapng(binary.LittleEndian).shb().idb(147, 0, le.opt(9, []byte{0x80 | byte(e)}), le.end()).
+			epb(0, uint64(sec)<<e+frac%(1<<e), heartbeat, 40)
+		_, recs, err := readAll(p.bytes())
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("2^-%d: %d frames, %v", e, len(recs), err)
+		}
+		if want := int64(sec)*1e9 + int64(frac%(1<<e))*1e9>>e; recs[0].RecvTime != want {
+			t.Errorf("2^-%d: time %d, want %d", e, recs[0].RecvTime, want)
 		}
 	}
 }

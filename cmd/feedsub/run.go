@@ -310,18 +310,22 @@ func printStatus(w io.Writer, st feedbus.Status) {
 // openCapture creates the --capture file; finish stops the recorder and
 // flushes and closes the file, once, reporting the first error.
 func openCapture(c *config) (*capture.Recorder, func() error, error) {
-	f, err := os.Create(c.capture)
-	if err != nil {
-		return nil, nil, cli.UsageError{Err: fmt.Errorf("--capture: %w", err)}
-	}
 	lines, err := bus.ParseLines(c.lines)
 	if err != nil {
-		f.Close()
 		return nil, nil, err
 	}
 	names := make([]string, len(lines))
 	for i, e := range lines {
 		names[i] = e.String()
+	}
+	// What the writer refuses is refused before the file is created, so a
+	// refused --capture leaves an existing file as it was.
+	if _, err := capture.NewWriter(io.Discard, names); err != nil {
+		return nil, nil, cli.UsageError{Err: fmt.Errorf("--capture: %w", err)}
+	}
+	f, err := os.Create(c.capture)
+	if err != nil {
+		return nil, nil, cli.UsageError{Err: fmt.Errorf("--capture: %w", err)}
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	w, err := capture.NewWriter(bw, names)

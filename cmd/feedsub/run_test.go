@@ -1,11 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/feedbus/feedbus/affinity"
+	"github.com/feedbus/feedbus/capture"
+	"github.com/feedbus/feedbus/internal/cli"
 )
 
 func TestSpinWarning(t *testing.T) {
@@ -30,5 +39,29 @@ func TestSpinWarning(t *testing.T) {
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: spinWarning = %q, want it to contain %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRefusedCaptureKeepsFile: a --capture the writer refuses (more lines
+// than a capture holds) is a usage error that leaves an existing file as
+// it was, not emptied.
+func TestRefusedCaptureKeepsFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "feed.pcapng")
+	const old = "an earlier capture"
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--capture", path, "--idle", "1s"}
+	for i := range capture.MaxLines + 1 {
+		args = append(args, "--line", "ipc://"+filepath.Join(dir, fmt.Sprintf("line%d", i)))
+	}
+	var stderr bytes.Buffer
+	err := run(context.Background(), args, io.Discard, &stderr)
+	if !errors.As(err, new(cli.UsageError)) || !strings.Contains(err.Error(), "--capture") {
+		t.Fatalf("run: %v, want a --capture usage error; stderr:\n%s", err, stderr.String())
+	}
+	if got, _ := os.ReadFile(path); string(got) != old {
+		t.Fatalf("the refused --capture left %q in the file, want %q", got, old)
 	}
 }
