@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,94 +9,6 @@ import (
 	"github.com/feedbus/feedbus/internal/latency"
 	"github.com/feedbus/feedbus/internal/summary"
 )
-
-const legacyDoc = `# feedbus benchmark results
-
-## Throughput: feedbus against a bare ZeroMQ pair
-
-**What is measured.** old text
-
-<!-- feedbench:throughput size=64 -->
-### 64-byte messages
-old 64
-<!-- /feedbench:throughput size=64 -->
-
-<!-- feedbench:throughput size=1024 -->
-### 1024-byte messages
-old 1024
-<!-- /feedbench:throughput size=1024 -->
-
-<!-- failover -->
-## Failover
-
-Someone else's numbers.
-<!-- /failover -->
-`
-
-const failover = "<!-- failover -->\n## Failover\n\nSomeone else's numbers.\n<!-- /failover -->\n"
-
-func TestReplaceSectionMigratesTheOldLayout(t *testing.T) {
-	sec := beginMarker + "\nNEW\n" + endMarker + "\n"
-	got, err := replaceSection(legacyDoc, sec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "# feedbus benchmark results\n\n" + beginMarker + "\nNEW\n" + endMarker + "\n\n" + failover
-	if got != want {
-		t.Fatalf("got\n%s\nwant\n%s", got, want)
-	}
-	// A rerun replaces the section in place and leaves the rest alone.
-	again, err := replaceSection(got, beginMarker+"\nNEWER\n"+endMarker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := strings.Replace(want, "NEW", "NEWER", 1); again != want {
-		t.Fatalf("rerun: got\n%s\nwant\n%s", again, want)
-	}
-}
-
-func TestReplaceSectionKeepsOthersAroundIt(t *testing.T) {
-	doc := "# results\n\n<!-- fanout -->\nA\n<!-- /fanout -->\n\n" + beginMarker + "\nold\n" + endMarker + "\n\n" + failover
-	got, err := replaceSection(doc, beginMarker+"\nnew\n"+endMarker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "# results\n\n<!-- fanout -->\nA\n<!-- /fanout -->\n\n" + beginMarker + "\nnew\n" + endMarker + "\n\n" + failover
-	if got != want {
-		t.Fatalf("got\n%s\nwant\n%s", got, want)
-	}
-	// Without markers the section is appended.
-	got, err = replaceSection("# results\n\n"+failover, beginMarker+"\nnew\n"+endMarker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "# results\n\n" + failover + "\n" + beginMarker + "\nnew\n" + endMarker + "\n"; got != want {
-		t.Fatalf("append: got\n%s\nwant\n%s", got, want)
-	}
-}
-
-func TestReplaceSectionRefusesBrokenMarkers(t *testing.T) {
-	for _, doc := range []string{
-		"x\n" + beginMarker + "\nno end\n",
-		"x\n" + endMarker + "\n",
-		"x\n<!-- feedbench:throughput size=64 -->\nno end\n",
-	} {
-		if _, err := replaceSection(doc, beginMarker+"\n"+endMarker); err == nil {
-			t.Errorf("no error for %q", doc)
-		}
-	}
-}
-
-func TestUpdateFileCreates(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "RESULTS.md")
-	if err := updateFile(path, beginMarker+"\nS\n"+endMarker+"\n"); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	if want := resultsHeader + "\n" + beginMarker + "\nS\n" + endMarker + "\n"; string(b) != want {
-		t.Fatalf("got %q, want %q", b, want)
-	}
-}
 
 func TestParseSent(t *testing.T) {
 	var s sample
@@ -247,43 +158,5 @@ func TestMedianLatency(t *testing.T) {
 	m, p50s := medianLatency(runs)
 	if m.P50 != 122 || m.P99 != 244 || len(p50s) != 3 || p50s[0] != 143 {
 		t.Errorf("median %+v, p50s %v", m, p50s)
-	}
-}
-
-func TestDiagnoseNamesTheBottleneck(t *testing.T) {
-	sp := spec{sys: feedbus, size: 1024, rate: 104_000, duration: 2500 * time.Millisecond}
-	s := sample{spec: sp, sent: 260_000, received: 254_668, lost: 5_332, udpOut: 192_221, udpIn: 192_221, txBytes: 290_000_000,
-		during: window{secs: 2, busy: 0.7, pub: cpuTime{app: 200 * time.Millisecond, io: 1160 * time.Millisecond}}}
-	d := diagnose(s)
-	for _, want := range []string{"its PUB socket dropped them at the high-water mark", "the publisher's NIC sent 928.0 Mbit/s", "93% of ZMQ_RATE"} {
-		if !strings.Contains(d, want) {
-			t.Errorf("diagnosis lacks %q: %s", want, d)
-		}
-	}
-	s.udpRcvbufErrors = 10
-	if d := diagnose(s); !strings.Contains(d, "dropped 10 datagrams for a full socket receive buffer") {
-		t.Errorf("rcvbuf drops not named: %s", d)
-	}
-	s.spec.sys, s.spec.rate, s.sent = wire, 300_000, 500_000
-	if d := diagnose(s); !strings.Contains(d, "could not keep the pace") || strings.Contains(d, "ZMQ_RATE") {
-		t.Errorf("wire: %s", d)
-	}
-}
-
-func TestDiagnoseFeedpubFullLine(t *testing.T) {
-	s := sample{spec: spec{sys: feedbus, size: 1024, rate: 100_000, duration: time.Second}, sent: 100_000, received: 93_471, lost: 6_529, pubFull: 6_529, udpOut: 1, udpIn: 1}
-	if d := diagnose(s); !strings.Contains(d, "feedpub dropped 6,529 frames because line A's queue was full") {
-		t.Errorf("diagnosis: %s", d)
-	}
-}
-
-func TestDiagnoseDrainedQueue(t *testing.T) {
-	s := sample{spec: spec{sys: feedbus, size: 64, rate: 73_800, pgmRate: 20_000, duration: 2500 * time.Millisecond},
-		sent: 184_500, received: 184_500, sessions: 1, msgsPerS: 36_000, elapsedS: 5.1}
-	if ok, why := s.verdict(); ok || why != "subscriber received at only 49% of the rate" {
-		t.Errorf("verdict %v %q", ok, why)
-	}
-	if d := diagnose(s); !strings.Contains(d, "everything arrived, but at 36,000 msg/s over 5.1s") {
-		t.Errorf("diagnosis: %s", d)
 	}
 }
