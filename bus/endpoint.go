@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -246,6 +248,21 @@ func findInterface(name string, addr netip.Addr) (*net.Interface, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: no interface on this host has address %s", ErrInterface, addr)
+}
+
+// RemoveSocketFile removes the file of an ipc:// endpoint that a socket
+// bound: libzmq 4.3 leaves it behind when the socket closes, even after
+// zmq_unbind, so each run would leave one. It does nothing for other
+// transports, for Linux's abstract names (ipc://@name), or for a file that
+// is already gone. Call it only after the binding socket has closed.
+func (e Endpoint) RemoveSocketFile() error {
+	if e.Transport != IPC || strings.HasPrefix(e.Address, "@") {
+		return nil
+	}
+	if err := os.Remove(e.Address); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: removing the socket file: %w", e, err)
+	}
+	return nil
 }
 
 // String returns the endpoint in ZeroMQ's syntax, with a resolved

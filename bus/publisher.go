@@ -261,5 +261,8 @@ func (p *Publisher) Close() error {
 	p.udp = nil
 	errs = errors.Join(errs, p.ctx.Term())
 	p.ctx = nil
+	for _, e := range p.lines {
+		errs = errors.Join(errs, e.RemoveSocketFile())
+	}
 	return errs
 }

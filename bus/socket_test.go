@@ -1,6 +1,12 @@
 package bus
 
-import "testing"
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 func TestCapable(t *testing.T) {
 	status := func(capEff string) map[string]string {
@@ -28,5 +34,24 @@ func TestCapable(t *testing.T) {
 	}
 	if _, err := capable(fakeProc(t, map[string]string{"self": "->4242"}), capNetRaw); err == nil {
 		t.Error("no status file: no error")
+	}
+}
+
+// TestPublisherRemovesSocketFile: libzmq leaves an ipc:// socket's file
+// behind; the publisher that bound it removes it when it closes.
+func TestPublisherRemovesSocketFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feed")
+	pub, err := NewPublisher([]string{"ipc://" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the bound socket file: %v", err)
+	}
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after Close the socket file is still there (%v)", err)
 	}
 }

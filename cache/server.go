@@ -11,6 +11,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/feedbus/feedbus"
+	"github.com/feedbus/feedbus/bus"
 	"github.com/feedbus/feedbus/fanout"
 	"github.com/feedbus/feedbus/recovery"
 )
@@ -211,6 +212,11 @@ func (s *Server) run(r *router, ready chan<- error) {
 		if err := sock.Bind(e); err != nil {
 			ready <- fmt.Errorf("%w: %s: %w", ErrListen, e, err)
 			return
+		}
+		if ep, err := bus.ParseEndpoint(e); err == nil {
+			// libzmq leaves an ipc:// socket's file behind: the
+			// server removes it when it stops.
+			defer ep.RemoveSocketFile()
 		}
 		bound, err := sock.GetLastEndpoint()
 		if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -448,6 +450,22 @@ func TestNewAndClose(t *testing.T) {
 	case <-srv.Done():
 	default:
 		t.Error("Done open after Close")
+	}
+
+	// An ipc:// listener's socket file goes with the server.
+	sock := filepath.Join(dir, "cache")
+	srv, err = New(lines, WithListen("ipc://"+sock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("the listener's socket file: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Close the listener's socket file is still there (%v)", err)
 	}
 }
 
