@@ -239,7 +239,7 @@ func TestREADMECommands(t *testing.T) {
 	}
 }
 
-// readmeCommand starts c on host h, in dir, fitted by siteArgs.
+// start starts c on host h, in dir, fitted by siteArgs.
 func (c *readmeCommand) start(t *testing.T, ctx context.Context, l *lab.Lab, h lab.Host, dir, json string, hosts map[string]string) *proc {
 	t.Helper()
 	path := map[string]string{"feedpub": bin.feedpub, "feedsub": bin.feedsub, "feedcache": bin.feedcache}[c.prog]
